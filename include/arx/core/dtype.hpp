@@ -1,0 +1,197 @@
+// arx/core/dtype.hpp — GGUF/GGML tensor element types: the id numbers and block sizes of every
+// type a GGUF file may name, the bit layouts of the types arx computes with, and their traits.
+//
+// Two levels:
+//   * `type_info(ggml_type)` knows the block size and byte size of EVERY type id GGUF defines, so a
+//     reader can validate and skip over tensors of any type (a Q4_K_M file has K-quant tensors).
+//   * `dtype_traits<T>` exists only for the storage types arx has kernels for. Adding a weight type
+//     means: its block struct + one `dtype_traits` specialisation below + one entry in
+//     `compute_types`. Every dispatcher (`visit_dtype`) and test list is driven by `compute_types`.
+//
+// Block layouts are GGUF's exact bytes (little-endian, no padding):
+//   block_q8_0  (34 bytes, 32 values): f16 d; int8 qs[32];     x[i] = d * qs[i]
+//   block_q4_0  (18 bytes, 32 values): f16 d; uint8 qs[16];    x[i]      = d * ((qs[i] & 15) - 8)
+//                                                              x[i + 16] = d * ((qs[i] >> 4) - 8)
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "arx/config.hpp"
+#include "arx/core/error.hpp"
+#include "arx/core/half.hpp"
+
+ARX_NAMESPACE_BEGIN
+
+/// Type ids as numbered in the GGUF tensor directory (ggml's enum). Ids 4, 5 and 31-33, 36-38 are
+/// retired/unused and rejected as unknown.
+enum class ggml_type : std::uint32_t {
+  f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
+  q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
+  iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22,
+  iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
+  tq1_0 = 34, tq2_0 = 35, mxfp4 = 39,
+};
+
+/// Storage facts of one type id: `block_elems` values are stored in `block_bytes` bytes.
+struct type_facts {
+  std::string_view name;
+  std::uint32_t block_elems;
+  std::uint32_t block_bytes;
+};
+
+/// Facts for a raw type id from a file, or nullopt when the id is not a GGUF type.
+constexpr std::optional<type_facts> type_info(std::uint32_t id) noexcept {
+  switch (id) {
+    case 0: return type_facts{"F32", 1, 4};
+    case 1: return type_facts{"F16", 1, 2};
+    case 2: return type_facts{"Q4_0", 32, 18};
+    case 3: return type_facts{"Q4_1", 32, 20};
+    case 6: return type_facts{"Q5_0", 32, 22};
+    case 7: return type_facts{"Q5_1", 32, 24};
+    case 8: return type_facts{"Q8_0", 32, 34};
+    case 9: return type_facts{"Q8_1", 32, 36};
+    case 10: return type_facts{"Q2_K", 256, 84};
+    case 11: return type_facts{"Q3_K", 256, 110};
+    case 12: return type_facts{"Q4_K", 256, 144};
+    case 13: return type_facts{"Q5_K", 256, 176};
+    case 14: return type_facts{"Q6_K", 256, 210};
+    case 15: return type_facts{"Q8_K", 256, 292};
+    case 16: return type_facts{"IQ2_XXS", 256, 66};
+    case 17: return type_facts{"IQ2_XS", 256, 74};
+    case 18: return type_facts{"IQ3_XXS", 256, 98};
+    case 19: return type_facts{"IQ1_S", 256, 50};
+    case 20: return type_facts{"IQ4_NL", 32, 18};
+    case 21: return type_facts{"IQ3_S", 256, 110};
+    case 22: return type_facts{"IQ2_S", 256, 82};
+    case 23: return type_facts{"IQ4_XS", 256, 136};
+    case 24: return type_facts{"I8", 1, 1};
+    case 25: return type_facts{"I16", 1, 2};
+    case 26: return type_facts{"I32", 1, 4};
+    case 27: return type_facts{"I64", 1, 8};
+    case 28: return type_facts{"F64", 1, 8};
+    case 29: return type_facts{"IQ1_M", 256, 56};
+    case 30: return type_facts{"BF16", 1, 2};
+    case 34: return type_facts{"TQ1_0", 256, 54};
+    case 35: return type_facts{"TQ2_0", 256, 66};
+    case 39: return type_facts{"MXFP4", 32, 17};
+    default: return std::nullopt;
+  }
+}
+
+inline std::string type_name(ggml_type t) {
+  if (auto f = type_info(std::uint32_t(t))) return std::string(f->name);
+  return "type#" + std::to_string(std::uint32_t(t));
+}
+
+// ---- block types arx computes with -------------------------------------------------------------
+
+inline constexpr int qk8_0 = 32;  // values per Q8_0 block
+inline constexpr int qk4_0 = 32;  // values per Q4_0 block
+
+struct block_q8_0 {
+  f16 d;                      // scale
+  std::int8_t qs[qk8_0];      // quants, value = d * qs[i]
+};
+static_assert(sizeof(block_q8_0) == 34 && alignof(block_q8_0) == 2);
+
+struct block_q4_0 {
+  f16 d;                      // scale
+  std::uint8_t qs[qk4_0 / 2]; // nibbles: low = value i, high = value i + 16; value = d * (q - 8)
+};
+static_assert(sizeof(block_q4_0) == 18 && alignof(block_q4_0) == 2);
+
+// ---- traits ------------------------------------------------------------------------------------
+
+/// dtype_traits<T>: for each storage type T arx has kernels for:
+///   type        the GGUF type id
+///   block_elems values per storage unit (1 for scalar types)
+///   dot_type    the activation format its fast dot product takes: float (f32 activations) or
+///               block_q8_0 (activations quantized to 8-bit blocks, int8 dot products)
+template <class T>
+struct dtype_traits;
+
+template <>
+struct dtype_traits<float> {
+  static constexpr ggml_type type = ggml_type::f32;
+  static constexpr int block_elems = 1;
+  using dot_type = float;
+};
+template <>
+struct dtype_traits<f16> {
+  static constexpr ggml_type type = ggml_type::f16;
+  static constexpr int block_elems = 1;
+  using dot_type = float;
+};
+template <>
+struct dtype_traits<bf16> {
+  static constexpr ggml_type type = ggml_type::bf16;
+  static constexpr int block_elems = 1;
+  using dot_type = float;
+};
+template <>
+struct dtype_traits<block_q8_0> {
+  static constexpr ggml_type type = ggml_type::q8_0;
+  static constexpr int block_elems = qk8_0;
+  using dot_type = block_q8_0;
+};
+template <>
+struct dtype_traits<block_q4_0> {
+  static constexpr ggml_type type = ggml_type::q4_0;
+  static constexpr int block_elems = qk4_0;
+  using dot_type = block_q8_0;
+};
+
+template <class... Ts>
+struct type_list {};
+
+/// Every storage type arx computes with. Dispatchers and typed tests iterate this list.
+using compute_types = type_list<float, f16, bf16, block_q8_0, block_q4_0>;
+
+template <class T>
+concept storage_type = requires { dtype_traits<std::remove_const_t<T>>::type; };
+
+template <class T>
+inline constexpr bool is_block_type_v = dtype_traits<std::remove_const_t<T>>::block_elems > 1;
+
+/// Calls `f(T{})`-style with a value of `std::type_identity<T>` for the storage type T whose id is
+/// `t`; throws unsupported_error naming `what` when arx has no kernels for `t`.
+template <class F>
+decltype(auto) visit_dtype(ggml_type t, F&& f, std::string_view what = "tensor") {
+  auto try_list = [&]<class... Ts>(type_list<Ts...>) -> decltype(auto) {
+    using R = decltype(f(std::type_identity<float>{}));
+    if constexpr (std::is_void_v<R>) {
+      bool done = ((dtype_traits<Ts>::type == t ? (f(std::type_identity<Ts>{}), true) : false) ||
+                   ...);
+      if (!done)
+        throw unsupported_error(std::string(what) + ": weight type " + type_name(t) +
+                                " is not supported for computation");
+    } else {
+      std::optional<R> r;
+      ((dtype_traits<Ts>::type == t ? (r.emplace(f(std::type_identity<Ts>{})), true) : false) ||
+       ...);
+      if (!r)
+        throw unsupported_error(std::string(what) + ": weight type " + type_name(t) +
+                                " is not supported for computation");
+      return R(std::move(*r));
+    }
+  };
+  return try_list(compute_types{});
+}
+
+/// Bytes taken by `n` values of type id `t` (n must be a multiple of the block size).
+inline std::size_t row_bytes(ggml_type t, std::int64_t n) {
+  auto f = type_info(std::uint32_t(t));
+  if (!f) throw unsupported_error("unknown ggml type id " + std::to_string(std::uint32_t(t)));
+  if (n < 0 || n % f->block_elems != 0)
+    throw shape_error("row of " + std::to_string(n) + " values is not a multiple of the " +
+                      std::string(f->name) + " block size " + std::to_string(f->block_elems));
+  return std::size_t(n / f->block_elems) * f->block_bytes;
+}
+
+ARX_NAMESPACE_END
