@@ -1,0 +1,2 @@
+#include "tu_body.inc"
+tu_result run_avx2_tu(const std::vector<float>& x) { return run_tu(x); }
