@@ -7,3 +7,5 @@
 #include "arx/core/dtype.hpp"
 #include "arx/core/memory.hpp"
 #include "arx/core/tensor.hpp"
+#include "arx/io/gguf.hpp"
+#include "arx/io/gguf_writer.hpp"

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <limits>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -38,8 +39,12 @@ struct shape_t {
   constexpr shape_t() = default;
   constexpr shape_t(std::initializer_list<std::int64_t> d) {
     if (d.size() > std::size_t(max_rank)) throw shape_error("tensor rank above 4");
+    std::int64_t n = 1;
     for (auto v : d) {
       if (v < 0) throw shape_error("negative tensor extent");
+      if (v != 0 && n > std::numeric_limits<std::int64_t>::max() / v)
+        throw shape_error("tensor element count overflows int64");
+      n *= v;
       dims[std::size_t(rank++)] = v;
     }
   }
@@ -260,6 +265,8 @@ class any_tensor_view {
     if (dtype_traits<T>::type != type_)
       throw unsupported_error("tensor '" + name_ + "' has type " + type_name(type_) + ", not " +
                               type_name(dtype_traits<T>::type));
+    if (reinterpret_cast<std::uintptr_t>(data_) % alignof(T) != 0)
+      throw shape_error("tensor '" + name_ + "': data is not aligned for " + type_name(type_));
     return {reinterpret_cast<const T*>(data_), shape_};
   }
 
