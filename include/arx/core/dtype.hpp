@@ -173,8 +173,9 @@ decltype(auto) visit_dtype(ggml_type t, F&& f, std::string_view what = "tensor")
                                 " is not supported for computation");
     } else {
       std::optional<R> r;
-      ((dtype_traits<Ts>::type == t ? (r.emplace(f(std::type_identity<Ts>{})), true) : false) ||
-       ...);
+      (void)((dtype_traits<Ts>::type == t ? (r.emplace(f(std::type_identity<Ts>{})), true)
+                                          : false) ||
+             ...);
       if (!r)
         throw unsupported_error(std::string(what) + ": weight type " + type_name(t) +
                                 " is not supported for computation");

@@ -26,7 +26,7 @@
 #include "arx/ops/elementwise.hpp"
 #include "arx/simd/arch.hpp"
 
-ARX_OPS_WARNINGS_PUSH
+ARX_DIAG_PUSH
 ARX_NAMESPACE_BEGIN
 namespace ops {
 
@@ -219,4 +219,4 @@ inline void geglu_erf(std::span<const float> gate, std::span<const float> up,
 
 }  // namespace ops
 ARX_NAMESPACE_END
-ARX_OPS_WARNINGS_POP
+ARX_DIAG_POP

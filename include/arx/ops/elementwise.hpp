@@ -21,20 +21,7 @@
 #include "arx/core/tensor.hpp"
 #include "arx/simd/arch.hpp"
 
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as the merge operand of unmasked
-// instructions, which -W(maybe-)uninitialized reports once they are inlined into a kernel: a false
-// positive. Headers of ops/ bracket their code with these (TODO: move beside simd/arch.hpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#  define ARX_OPS_WARNINGS_PUSH                                                                 \
-    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")       \
-        _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
-#  define ARX_OPS_WARNINGS_POP _Pragma("GCC diagnostic pop")
-#else
-#  define ARX_OPS_WARNINGS_PUSH
-#  define ARX_OPS_WARNINGS_POP
-#endif
-
-ARX_OPS_WARNINGS_PUSH
+ARX_DIAG_PUSH
 ARX_NAMESPACE_BEGIN
 namespace ops {
 
@@ -286,4 +273,4 @@ inline void fill(std::span<float> dst, float value) { ref::fill(dst, value); }
 
 }  // namespace ops
 ARX_NAMESPACE_END
-ARX_OPS_WARNINGS_POP
+ARX_DIAG_POP

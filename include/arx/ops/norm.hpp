@@ -27,7 +27,7 @@
 #include "arx/ops/elementwise.hpp"
 #include "arx/simd/arch.hpp"
 
-ARX_OPS_WARNINGS_PUSH
+ARX_DIAG_PUSH
 ARX_NAMESPACE_BEGIN
 namespace ops {
 
@@ -200,4 +200,4 @@ inline void layer_norm(tensor_view<const float> x, std::span<const float> weight
 
 }  // namespace ops
 ARX_NAMESPACE_END
-ARX_OPS_WARNINGS_POP
+ARX_DIAG_POP

@@ -34,7 +34,7 @@
 #include "arx/ops/elementwise.hpp"
 #include "arx/simd/arch.hpp"
 
-ARX_OPS_WARNINGS_PUSH
+ARX_DIAG_PUSH
 ARX_NAMESPACE_BEGIN
 namespace ops {
 
@@ -225,4 +225,4 @@ inline void rope(tensor_view<float> x, std::span<const std::int64_t> pos, const 
 
 }  // namespace ops
 ARX_NAMESPACE_END
-ARX_OPS_WARNINGS_POP
+ARX_DIAG_POP

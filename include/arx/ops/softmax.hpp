@@ -36,7 +36,7 @@
 #include "arx/ops/elementwise.hpp"
 #include "arx/simd/arch.hpp"
 
-ARX_OPS_WARNINGS_PUSH
+ARX_DIAG_PUSH
 ARX_NAMESPACE_BEGIN
 namespace ops {
 
@@ -204,4 +204,4 @@ inline void log_softmax(tensor_view<float> x, float scale = 1.0f) {
 
 }  // namespace ops
 ARX_NAMESPACE_END
-ARX_OPS_WARNINGS_POP
+ARX_DIAG_POP

@@ -15,6 +15,20 @@
 #  endif
 #endif
 
+// GCC 12's AVX-512 intrinsic headers pass _mm512_undefined_*() as the merge operand of unmasked
+// instructions, which -Wuninitialized / -Wmaybe-uninitialized report once inlined into a kernel
+// (GCC bug 105593, fixed in GCC 13): a false positive. Kernel headers bracket their code with
+// these so users building with -Wall see nothing.
+#if defined(__GNUC__) && !defined(__clang__)
+#  define ARX_DIAG_PUSH                                                                          \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")         \
+        _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#  define ARX_DIAG_POP _Pragma("GCC diagnostic pop")
+#else
+#  define ARX_DIAG_PUSH
+#  define ARX_DIAG_POP
+#endif
+
 ARX_NAMESPACE_BEGIN
 namespace simd {
 
