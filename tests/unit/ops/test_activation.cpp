@@ -11,12 +11,13 @@
 #include <span>
 #include <vector>
 
+#include "unit/ops/float_test_util.hpp"
+
 namespace {
 
-constexpr double kU = 0x1p-24;  // unit roundoff of float
+using namespace float_test;
+
 constexpr std::size_t kSizes[] = {0, 1, 3, 15, 16, 17, 31, 33, 4095, 4096, 5000};
-constexpr float kCanary = 12345.0f;
-constexpr std::size_t kPad = 19;
 constexpr double kSqrt2OverPi = 0.79788456080286535588;
 
 // Relative tolerance per unit of condition number. Each activation ends in exp(t) or erfc(z) of an
@@ -73,25 +74,6 @@ void run_ref(act a, std::span<const float> x, std::span<float> out) {
   if (a == act::gelu) arx::ops::ref::gelu(x, out);
   if (a == act::gelu_erf) arx::ops::ref::gelu_erf(x, out);
 }
-
-std::vector<float> random_floats(std::size_t n, float lo, float hi, std::uint32_t seed) {
-  std::mt19937 g(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = lo + (hi - lo) * float(g() >> 8) * 0x1p-24f;
-  return v;
-}
-
-struct guarded {
-  std::vector<float> buf;
-  std::size_t n;
-  explicit guarded(std::size_t n_) : buf(n_ + 2 * kPad, kCanary), n(n_) {}
-  std::span<float> span() { return {buf.data() + kPad, n}; }
-  bool canaries_intact() const {
-    for (std::size_t i = 0; i < kPad; ++i)
-      if (buf[i] != kCanary || buf[kPad + n + i] != kCanary) return false;
-    return true;
-  }
-};
 
 // Index of the first x[i] whose result is outside tol(a, x[i]) of the definition.
 std::size_t first_bad(act a, std::span<const float> x, std::span<const float> y) {

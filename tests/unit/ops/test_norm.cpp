@@ -17,44 +17,19 @@
 #include <span>
 #include <vector>
 
+#include "unit/ops/float_test_util.hpp"
+
 namespace {
 
-constexpr double kU = 0x1p-24;  // unit roundoff of float
+using namespace float_test;
+
 constexpr std::size_t kSizes[] = {0, 1, 3, 15, 16, 17, 31, 33, 4095, 4096, 5000};
-constexpr float kCanary = 12345.0f;
-constexpr std::size_t kPad = 19;
 
 // The references compute in double and round once per output (plus float inputs to products).
 constexpr double kRefRelTol = 2 * kU;
 // Fast kernels: the sum of squares is within 69u relative (norm.hpp; SSE2 worst case), so the
 // 1/rms factor within ~35u, plus the roundings of the factor and two products.
 constexpr double kFastRelTol = 40 * kU;
-
-std::vector<float> random_floats(std::size_t n, float lo, float hi, std::uint32_t seed) {
-  std::mt19937 g(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = lo + (hi - lo) * float(g() >> 8) * 0x1p-24f;
-  return v;
-}
-
-struct guarded {
-  std::vector<float> buf;
-  std::size_t n;
-  explicit guarded(std::size_t n_) : buf(n_ + 2 * kPad, kCanary), n(n_) {}
-  std::span<float> span() { return {buf.data() + kPad, n}; }
-  bool canaries_intact() const {
-    for (std::size_t i = 0; i < kPad; ++i)
-      if (buf[i] != kCanary || buf[kPad + n + i] != kCanary) return false;
-    return true;
-  }
-};
-
-template <class Want, class Tol>
-std::size_t first_mismatch(std::span<const float> got, Want want, Tol tol) {
-  for (std::size_t i = 0; i < got.size(); ++i)
-    if (!(std::abs(double(got[i]) - double(want(i))) <= tol(i))) return i;
-  return got.size();
-}
 
 Eigen::VectorXd as_double(const std::vector<float>& v) {
   return Eigen::Map<const Eigen::VectorXf>(v.data(), Eigen::Index(v.size())).cast<double>();

@@ -11,13 +11,15 @@
 #include <span>
 #include <vector>
 
+#include "unit/ops/float_test_util.hpp"
+
 namespace {
+
+using namespace float_test;
 
 using arx::ops::rope_layout;
 using arx::ops::rope_params;
 
-constexpr double kU = 0x1p-24;  // unit roundoff of float
-constexpr float kCanary = 12345.0f;
 
 // Error of a rotated pair relative to its norm: cos and sin are rounded to float (½u each), then
 // two products and a sum are rounded: ≤ ~3u; 4u leaves room for non-fused arithmetic.
@@ -27,13 +29,6 @@ constexpr double kRotRelTol = 4 * kU;
 // ~pos·2^-24 off and fail well before position 100.)
 constexpr double kAngleTolPerPos = 0x1p-44;
 double pair_tol(std::int64_t pos) { return kRotRelTol + double(std::abs(pos)) * kAngleTolPerPos; }
-
-std::vector<float> random_floats(std::size_t n, float lo, float hi, std::uint32_t seed) {
-  std::mt19937 g(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = lo + (hi - lo) * float(g() >> 8) * 0x1p-24f;
-  return v;
-}
 
 // Dims (a, b) of pair i in a head.
 std::pair<std::size_t, std::size_t> pair_dims(rope_layout l, int n_rot, std::size_t i) {

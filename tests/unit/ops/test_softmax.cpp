@@ -10,9 +10,12 @@
 #include <span>
 #include <vector>
 
+#include "unit/ops/float_test_util.hpp"
+
 namespace {
 
-constexpr double kU = 0x1p-24;  // unit roundoff of float
+using namespace float_test;
+
 constexpr std::size_t kSizes[] = {1, 2, 3, 15, 16, 17, 31, 33, 4095, 4096, 5000};
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
@@ -33,20 +36,6 @@ double scaled_max(const std::vector<float>& x, double scale) {
   double m = -INFINITY;
   for (float v : x) m = std::max(m, scale * v);
   return m;
-}
-
-std::vector<float> random_floats(std::size_t n, float lo, float hi, std::uint32_t seed) {
-  std::mt19937 g(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = lo + (hi - lo) * float(g() >> 8) * 0x1p-24f;
-  return v;
-}
-
-template <class Want, class Tol>
-std::size_t first_mismatch(std::span<const float> got, Want want, Tol tol) {
-  for (std::size_t i = 0; i < got.size(); ++i)
-    if (!(std::abs(double(got[i]) - double(want(i))) <= tol(i))) return i;
-  return got.size();
 }
 
 // Double-precision softmax / log-softmax of scale·x, written independently of the library.
