@@ -4,8 +4,8 @@
 # Debian's xsimd 8.1 package exports a target `xsimd` whose INTERFACE_LINK_LIBRARIES names a
 # library `xtl` that does not exist as a file: consumers then fail with `cannot find -lxtl`.
 # If xtl's own package is not installed we create an empty `xtl` target so the name resolves.
-include_guard(GLOBAL)
-
+# No include guard: imported targets are directory-scoped, so every directory that calls
+# find_package(arx) must run this again.
 # xsimd's version file rejects newer major versions, so ask without a version and check here.
 find_package(xsimd REQUIRED)
 if(xsimd_VERSION AND xsimd_VERSION VERSION_LESS 8.1)

@@ -3,7 +3,9 @@
 //   gguf-info FILE [--tensors] [--all]
 //
 // The file is fully validated first (arx::gguf::open), so a file this tool lists is one arx can
-// load; a malformed one is reported with the byte offset of the first bad field.
+// load; a malformed one is reported with the byte offset of the first bad field. Keys, tensor
+// names and strings from the file are printed escaped (control bytes as \xNN), so a crafted file
+// cannot send escape sequences to the terminal.
 #include <arx/io/gguf.hpp>
 
 #include <cstdio>
@@ -39,14 +41,14 @@ void print_metadata(const gguf::file& f, bool all) {
   std::printf("metadata: %zu keys\n", f.metadata().size());
   const std::size_t max_items = all ? std::size_t(-1) : 8;
   for (const auto& e : f.metadata())
-    std::printf("  %-40.*s %-16s %s\n", int(e.key.size()), e.key.data(), type_text(e.value).c_str(),
+    std::printf("  %-40s %-16s %s\n", gguf::escape(e.key).c_str(), type_text(e.value).c_str(),
                 e.value.to_string(max_items).c_str());
 }
 
 void print_tensors(const gguf::file& f) {
   std::printf("  %-40s %-8s %-24s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
   for (const auto& t : f.tensors())
-    std::printf("  %-40s %-8s %-24s %12llu %12zu\n", t.name.c_str(),
+    std::printf("  %-40s %-8s %-24s %12llu %12zu\n", gguf::escape(t.name).c_str(),
                 arx::type_name(t.type).c_str(), t.shape.str().c_str(),
                 static_cast<unsigned long long>(t.offset), t.nbytes);
 }

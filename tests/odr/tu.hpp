@@ -13,3 +13,5 @@ struct tu_result {
 
 tu_result run_sse2_tu(const std::vector<float>& x);
 tu_result run_avx2_tu(const std::vector<float>& x);
+tu_result run_avx2_avx512f_tu(const std::vector<float>& x);
+const char* avx2_avx512f_namespace();  // runs no AVX-512 code

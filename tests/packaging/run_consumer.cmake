@@ -24,3 +24,6 @@ run(${CMAKE_COMMAND} -S ${src} -B ${WORK_DIR}/build -DCMAKE_CXX_COMPILER=${CXX}
     -DCMAKE_BUILD_TYPE=Release ${args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+if(MODE STREQUAL "find_package")
+  run(${WORK_DIR}/build/sibling/consumer2)
+endif()

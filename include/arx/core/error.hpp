@@ -9,6 +9,7 @@
 //   ├─ arx::unsupported_error     well-formed but not supported (e.g. a weight type with no kernel)
 //   ├─ arx::shape_error           tensor shapes that do not fit together
 //   ├─ arx::invalid_argument      a caller's argument is out of its domain
+//   ├─ arx::memory_error          an allocation of the stated size failed
 //   └─ arx::key_error             a named thing (metadata key, tensor) is absent or has another type
 #pragma once
 
@@ -61,6 +62,11 @@ class shape_error : public error {
 };
 
 class invalid_argument : public error {
+ public:
+  using error::error;
+};
+
+class memory_error : public error {
  public:
   using error::error;
 };

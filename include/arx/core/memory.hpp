@@ -31,8 +31,13 @@ class aligned_buffer {
  public:
   aligned_buffer() = default;
   explicit aligned_buffer(std::size_t bytes) : size_(bytes) {
-    if (bytes != 0)
+    if (bytes == 0) return;
+    try {
       data_ = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{buffer_alignment}));
+    } catch (const std::bad_alloc&) {
+      size_ = 0;
+      throw memory_error("cannot allocate " + std::to_string(bytes) + " bytes");
+    }
   }
   aligned_buffer(aligned_buffer&& o) noexcept
       : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
@@ -67,7 +72,10 @@ class mapped_file {
  public:
   mapped_file() = default;
   explicit mapped_file(std::string path) : path_(std::move(path)) {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO (or some devices) read-only would otherwise block until a
+    // writer appears; with it the open returns at once and the S_ISREG check below rejects the
+    // file. It changes nothing for regular files, whose reads and mappings never block.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw io_error(path_, std::string("cannot open: ") + std::strerror(errno));
     struct ::stat st {};
     if (::fstat(fd, &st) != 0) {

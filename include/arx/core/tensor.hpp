@@ -129,10 +129,11 @@ class tensor_view {
     return shape_.rank == 0 || strides_ == detail::contiguous_strides<T>(shape_);
   }
 
-  /// Row `i` of the outermost dimension as a span of storage units (contiguous innermost dim).
-  /// For a 2-D weight {rows, cols} of block type this is cols / block_elems blocks.
+  /// Row `i` of a 2-D view {rows, cols} as a span of storage units (the row must be contiguous).
+  /// For a weight of block type this is cols / block_elems blocks.
   std::span<T> row(std::int64_t i) const {
-    ARX_DASSERT(rank() >= 1 && i >= 0 && i < shape_[0]);
+    if (rank() != 2) throw shape_error("row() needs a 2-D tensor, got shape " + shape_.str());
+    ARX_DASSERT(i >= 0 && i < shape_[0]);
     ARX_DASSERT(strides_[std::size_t(rank() - 1)] == 1);
     return {data_ + i * strides_[0], std::size_t(shape_[rank() - 1] / block_elems)};
   }
@@ -184,9 +185,7 @@ class tensor {
  public:
   using value_type = T;
   tensor() = default;
-  explicit tensor(shape_t s)
-      : shape_(s), buf_(std::size_t(detail::storage_units<T>(s)) * sizeof(T)) {
-    (void)detail::contiguous_strides<T>(s);  // validates the block multiple
+  explicit tensor(shape_t s) : shape_(s), buf_(checked_bytes(s)) {
     if (buf_.size()) std::memset(buf_.data(), 0, buf_.size());
   }
   tensor(tensor&&) noexcept = default;
@@ -208,15 +207,17 @@ class tensor {
   std::int64_t numel() const { return shape_.numel(); }
   std::size_t nbytes() const noexcept { return buf_.size(); }
 
-  tensor_view<T> view() noexcept { return {data(), shape_}; }
-  tensor_view<const T> view() const noexcept { return {data(), shape_}; }
-  operator tensor_view<T>() noexcept { return view(); }
-  operator tensor_view<const T>() const noexcept { return view(); }
+  tensor_view<T> view() & noexcept { return {data(), shape_}; }
+  tensor_view<const T> view() const& noexcept { return {data(), shape_}; }
+  tensor_view<T> view() && = delete;  // a view of a temporary would dangle
+  operator tensor_view<T>() & noexcept { return view(); }
+  operator tensor_view<const T>() const& noexcept { return view(); }
+  operator tensor_view<const T>() && = delete;
 
-  std::span<T> flat() noexcept { return view().flat(); }
-  std::span<const T> flat() const noexcept { return view().flat(); }
-  std::span<T> row(std::int64_t i) noexcept { return view().row(i); }
-  std::span<const T> row(std::int64_t i) const noexcept { return view().row(i); }
+  std::span<T> flat() & noexcept { return view().flat(); }
+  std::span<const T> flat() const& noexcept { return view().flat(); }
+  std::span<T> row(std::int64_t i) & { return view().row(i); }
+  std::span<const T> row(std::int64_t i) const& { return view().row(i); }
   template <class... I>
   T& operator()(I... idx) {
     return view()(idx...);
@@ -227,6 +228,22 @@ class tensor {
   }
 
  private:
+  // Bytes for shape `s`, validated: rank, extents, block multiple, and no size_t overflow.
+  static std::size_t checked_bytes(const shape_t& s) {
+    if (s.rank < 0 || s.rank > max_rank) throw shape_error("tensor rank " + std::to_string(s.rank));
+    for (int i = 0; i < s.rank; ++i)
+      if (s[i] < 0) throw shape_error("negative extent in tensor shape " + s.str());
+    (void)detail::contiguous_strides<T>(s);  // throws unless the innermost extent fits the block
+    std::size_t units = 1;
+    for (int i = 0; i < s.rank; ++i) {
+      const auto d = std::size_t(i == s.rank - 1 ? s[i] / detail::block_elems_of<T>() : s[i]);
+      if (d != 0 && units > std::numeric_limits<std::size_t>::max() / sizeof(T) / d)
+        throw shape_error("tensor of shape " + s.str() + " does not fit in memory");
+      units *= d;
+    }
+    return units * sizeof(T);
+  }
+
   shape_t shape_{};
   aligned_buffer buf_;
 };
@@ -256,6 +273,7 @@ class any_tensor_view {
   /// Bytes occupied (all types, including ones arx cannot compute with).
   std::size_t nbytes() const {
     if (shape_.rank == 0) return row_bytes(type_, 1);
+    if (shape_.numel() == 0) return 0;
     return std::size_t(shape_.numel() / shape_[shape_.rank - 1]) *
            row_bytes(type_, shape_[shape_.rank - 1]);
   }

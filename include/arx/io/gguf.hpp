@@ -10,9 +10,26 @@
 //   string = u64 byte length + bytes (no terminator); array = u32 element type, u64 count, items.
 //
 // `gguf::open` maps the file and validates ALL of it before returning: every length, count, type
-// id, shape and data range is checked against the bytes that are really there, and counts are
-// bounded by the remaining bytes before anything is allocated, so hostile input costs at most a
-// small constant times its own size. Everything afterwards (metadata, tensor views) is lookups.
+// id, shape and data range is checked against the bytes that are really there. Everything
+// afterwards (metadata, tensor views) is lookups.
+//
+// Cost of hostile input: counts in the file are bounded by the bytes that remain, and no
+// container is sized from a declared count alone: reservations are capped at `max_reserve`
+// entries, and containers grow only as entries are actually parsed. Each parsed entry costs a
+// fixed amount of bookkeeping for the minimum bytes it occupies in the file: about 104 bytes per
+// 13-byte metadata pair, 80 per 12-byte nested array, 16 per 8-byte string element, ~130 per
+// 32-byte tensor record, plus at most one aligned copy of each numeric array's bytes. With vector
+// growth at most doubling that, the parser's memory stays below about 20 bytes per byte of file,
+// plus at most ~3 MiB of capped reservations for entries a lying count announced but the file
+// never delivered (one per open array level and per table). Its time is O(n log n) in the number
+// of entries: duplicates are found by sorting, and lookups binary-search a sorted index, so no
+// crafted set of keys can degrade them (file data is never hashed).
+//
+// The file must not be truncated or modified on disk while it is open: the mapping is shared
+// with the page cache, so a truncation makes later accesses fault (SIGBUS) and a modification
+// changes the bytes under already-validated views. The OS offers no way to guard against this;
+// writers should replace a file by renaming a new one over it (as gguf::writer::write does),
+// which leaves existing mappings of the old file intact.
 //
 // A file without tensors may end right after its tensor directory, so data_offset() can exceed
 // size() then (llama.cpp's vocab-only files do this).
@@ -34,7 +51,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -53,6 +69,9 @@ static_assert(std::endian::native == std::endian::little,
 
 /// Alignment of the data section and of every tensor when `general.alignment` is absent.
 inline constexpr std::uint32_t default_alignment = 32;
+/// Most entries the parser reserves room for up front, whatever count the file declares; beyond
+/// this, containers grow as entries are actually parsed (so a lying count cannot allocate).
+inline constexpr std::size_t max_reserve = 4096;
 /// How deep arrays of arrays may nest (an array of scalars has depth 1). GGUF writers never nest;
 /// the bound keeps a hostile file from driving the parser's recursion arbitrarily deep.
 inline constexpr int max_array_depth = 8;
@@ -218,7 +237,47 @@ std::string number_text(F v) {
   return std::string(buf, r.ptr);
 }
 
+/// Index of the position of `key` in the entries sorted by key (`order` holds entry indices
+/// sorted by `key_of`), or npos.
+template <class KeyOf>
+std::size_t sorted_find(const std::vector<std::size_t>& order, std::string_view key,
+                        KeyOf key_of) {
+  const auto it = std::lower_bound(order.begin(), order.end(), key,
+                                   [&](std::size_t i, std::string_view k) { return key_of(i) < k; });
+  return it != order.end() && key_of(*it) == key ? *it : std::size_t(-1);
+}
+
+/// Entry indices 0..n-1 sorted by key (ties in index order), so equal keys are adjacent and
+/// the second of a pair is the later one in the file.
+template <class KeyOf>
+std::vector<std::size_t> sorted_order(std::size_t n, KeyOf key_of) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const std::string_view ka = key_of(a), kb = key_of(b);
+    return ka < kb || (ka == kb && a < b);
+  });
+  return order;
+}
+
+/// The smallest index that repeats an earlier entry's key (the first duplicate in file order),
+/// or npos; `order` as from sorted_order.
+template <class KeyOf>
+std::size_t first_duplicate(const std::vector<std::size_t>& order, KeyOf key_of) {
+  std::size_t first = std::size_t(-1);
+  for (std::size_t k = 1; k < order.size(); ++k)
+    if (key_of(order[k]) == key_of(order[k - 1])) first = std::min(first, order[k]);
+  return first;
+}
+
 }  // namespace detail
+
+/// `s` made safe to print on a terminal: control bytes and bytes >= 0x7f as \xNN, newlines as
+/// \n, quotes and backslashes backslash-escaped; cut after `max_bytes` bytes (marked "...").
+/// Use it for keys, tensor names and strings from a file, which may hold anything.
+inline std::string escape(std::string_view s, std::size_t max_bytes = std::size_t(-1)) {
+  return detail::escape(s, max_bytes);
+}
 
 class file;
 
@@ -400,11 +459,11 @@ class file {
 
   /// Every key/value pair in file order.
   std::span<const metadata_entry> metadata() const noexcept { return meta_; }
-  bool contains(std::string_view key) const { return meta_index_.count(key) != 0; }
-  /// The value stored under `key`, or null.
+  bool contains(std::string_view key) const { return find(key) != nullptr; }
+  /// The value stored under `key`, or null. O(log n).
   const value* find(std::string_view key) const {
-    const auto it = meta_index_.find(key);
-    return it == meta_index_.end() ? nullptr : &meta_[it->second].value;
+    const std::size_t i = detail::sorted_find(meta_index_, key, meta_key());
+    return i == std::size_t(-1) ? nullptr : &meta_[i].value;
   }
   /// The value stored under `key`; key_error when absent.
   const value& at(std::string_view key) const {
@@ -448,10 +507,10 @@ class file {
 
   /// Every tensor, in the order of the file's tensor directory.
   std::span<const tensor_info> tensors() const noexcept { return tensors_; }
-  /// The tensor named `name`, or null.
+  /// The tensor named `name`, or null. O(log n).
   const tensor_info* find_tensor(std::string_view name) const {
-    const auto it = tensor_index_.find(name);
-    return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+    const std::size_t i = detail::sorted_find(tensor_index_, name, tensor_name());
+    return i == std::size_t(-1) ? nullptr : &tensors_[i];
   }
   /// Zero-copy view of a tensor of any type (K-quants and IQ types included). `t` must be one of
   /// this file's tensors().
@@ -461,10 +520,14 @@ class file {
   /// Zero-copy view of the tensor `name`; key_error when there is none.
   any_tensor_view tensor(std::string_view name) const { return tensor(require_tensor(name)); }
   /// Typed zero-copy view, e.g. tensor_as<block_q8_0>("blk.0.attn_q.weight"); key_error when
-  /// absent, unsupported_error when the tensor has another type.
+  /// absent, unsupported_error when the tensor has another type (both naming the file).
   template <class T>
   tensor_view<const T> tensor_as(std::string_view name) const {
-    return tensor(name).template as<T>();
+    const tensor_info& t = require_tensor(name);
+    if (dtype_traits<T>::type != t.type)
+      throw unsupported_error(path_ + ": tensor '" + detail::shown(t.name) + "' has type " +
+                              type_name(t.type) + ", not " + type_name(dtype_traits<T>::type));
+    return tensor(t).template as<T>();  // the parser checked the data's alignment
   }
   /// The raw bytes of a tensor's data.
   std::span<const std::byte> tensor_bytes(const tensor_info& t) const noexcept {
@@ -476,8 +539,19 @@ class file {
 
   const tensor_info& require_tensor(std::string_view name) const {
     if (const tensor_info* t = find_tensor(name)) return *t;
-    throw key_error(path_ + ": tensor '" + std::string(name) + "' not found");
+    throw key_error(path_ + ": tensor '" + detail::shown(name) + "' not found");
   }
+  // Key of the i-th metadata entry / name of the i-th tensor, for the sorted indices.
+  struct meta_key_of {
+    const file* f;
+    std::string_view operator()(std::size_t i) const noexcept { return f->meta_[i].key; }
+  };
+  struct tensor_name_of {
+    const file* f;
+    std::string_view operator()(std::size_t i) const noexcept { return f->tensors_[i].name; }
+  };
+  meta_key_of meta_key() const noexcept { return {this}; }
+  tensor_name_of tensor_name() const noexcept { return {this}; }
   static std::string describe(const value& v) {
     if (!v.is_array()) return std::string(value_type_name(v.type()));
     return "an array of " + std::string(value_type_name(v.array_type()));
@@ -494,9 +568,11 @@ class file {
   std::uint32_t alignment_ = default_alignment;
   std::uint64_t data_offset_ = 0;
   std::vector<metadata_entry> meta_;
-  std::unordered_map<std::string_view, std::size_t> meta_index_;  // keys point into the bytes
+  // Indices into meta_ / tensors_ sorted by key / name, for binary search. Sorting rather than
+  // hashing keeps a file full of colliding keys from making lookups or parsing quadratic.
+  std::vector<std::size_t> meta_index_;
   std::vector<tensor_info> tensors_;
-  std::unordered_map<std::string_view, std::size_t> tensor_index_;  // names point into the bytes
+  std::vector<std::size_t> tensor_index_;
   // Aligned copies of numeric metadata arrays whose bytes sit misaligned in the file (e.g. the
   // f32 token scores after a string array), so that as_array<float>() is a valid span.
   std::vector<std::unique_ptr<std::uint64_t[]>> aligned_arrays_;
@@ -511,6 +587,7 @@ class file::parser {
   void run() {
     read_header();
     for (std::uint64_t i = 0; i < kv_count_; ++i) read_kv(i);
+    index_metadata();
     read_tensor_infos();
     place_tensors();
   }
@@ -523,6 +600,7 @@ class file::parser {
 
   // Per-tensor facts kept between reading the directory and checking data ranges.
   struct tensor_fields {
+    std::uint64_t name_field;    // where the tensor's name is in the file
     std::uint64_t offset_field;  // where the tensor's offset field is in the file
     std::uint64_t relative;      // offset as written (relative to the data section)
   };
@@ -594,8 +672,25 @@ class file::parser {
                   std::to_string(remaining() / min_tensor_info_bytes) +
                   " tensor records (truncated file or corrupt count)");
     tensor_count_ = tensor_count;
-    f_.meta_.reserve(std::size_t(kv_count_));
-    f_.meta_index_.reserve(std::size_t(kv_count_));
+    f_.meta_.reserve(capped(kv_count_));
+    key_offsets_.reserve(capped(kv_count_));
+  }
+
+  // Room to reserve for `count` entries the file declares: never more than max_reserve, so the
+  // memory used follows the entries actually parsed, not the count.
+  static std::size_t capped(std::uint64_t count) noexcept {
+    return std::size_t(std::min<std::uint64_t>(count, max_reserve));
+  }
+
+  // After all metadata: sorts the keys into the lookup index and rejects duplicates, naming the
+  // first key (in file order) that repeats an earlier one.
+  void index_metadata() {
+    index_ = no_index;
+    auto order = detail::sorted_order(f_.meta_.size(), f_.meta_key());
+    const std::size_t dup = detail::first_duplicate(order, f_.meta_key());
+    if (dup != std::size_t(-1))
+      fail(key_offsets_[dup], "duplicate metadata key '" + detail::shown(f_.meta_[dup].key) + "'");
+    f_.meta_index_ = std::move(order);
   }
 
   void read_kv(std::uint64_t i) {
@@ -604,16 +699,14 @@ class file::parser {
     const std::uint64_t key_at = pos_;
     const std::string_view key = read_string("key");
     context_ = "metadata '" + detail::shown(key) + "'";
-    if (f_.meta_index_.count(key))
-      fail(key_at, "duplicate metadata key '" + detail::shown(key) + "'");
     const std::uint64_t type_at = pos_;
     const auto raw_type = read<std::uint32_t>("value type");
     if (!known_type(raw_type))
       fail(type_at, where() + "unknown value type " + std::to_string(raw_type));
     value v = read_value(value_type(raw_type), 0);
     if (key == "general.alignment") check_alignment(v, type_at);
-    f_.meta_index_.emplace(key, f_.meta_.size());
     f_.meta_.push_back({key, std::move(v)});
+    key_offsets_.push_back(key_at);
   }
 
   static bool known_type(std::uint32_t t) noexcept { return t <= 12; }
@@ -672,13 +765,13 @@ class file::parser {
     v.data_ = base_ + pos_;
     const std::uint64_t outer_index = index_;
     if (elem == value_type::string) {
-      v.strings_.reserve(std::size_t(count));
+      v.strings_.reserve(capped(count));
       for (std::uint64_t i = 0; i < count; ++i) {
         index_ = i;
         v.strings_.push_back(read_string("string"));
       }
     } else if (elem == value_type::array) {
-      v.items_.reserve(std::size_t(count));
+      v.items_.reserve(capped(count));
       for (std::uint64_t i = 0; i < count; ++i) {
         index_ = i;
         value item;
@@ -719,10 +812,15 @@ class file::parser {
 
   void read_tensor_infos() {
     index_ = no_index;
-    f_.tensors_.reserve(std::size_t(tensor_count_));
-    f_.tensor_index_.reserve(std::size_t(tensor_count_));
-    fields_.reserve(std::size_t(tensor_count_));
+    f_.tensors_.reserve(capped(tensor_count_));
+    fields_.reserve(capped(tensor_count_));
     for (std::uint64_t i = 0; i < tensor_count_; ++i) read_tensor_info(i);
+    auto order = detail::sorted_order(f_.tensors_.size(), f_.tensor_name());
+    const std::size_t dup = detail::first_duplicate(order, f_.tensor_name());
+    if (dup != std::size_t(-1))
+      fail(fields_[dup].name_field,
+           "duplicate tensor name '" + detail::shown(f_.tensors_[dup].name) + "'");
+    f_.tensor_index_ = std::move(order);
     // The data section starts at the next multiple of the alignment after the directory.
     const std::uint64_t a = f_.alignment_;
     f_.data_offset_ = pos_ + (a - pos_ % a) % a;  // pos_ <= size_, so no overflow
@@ -733,8 +831,6 @@ class file::parser {
     const std::uint64_t name_at = pos_;
     const std::string_view name = read_string("name");
     context_ = "tensor '" + detail::shown(name) + "'";
-    if (f_.tensor_index_.count(name))
-      fail(name_at, "duplicate tensor name '" + detail::shown(name) + "'");
 
     const std::uint64_t ndims_at = pos_;
     const auto n_dims = read<std::uint32_t>("n_dims");
@@ -779,10 +875,9 @@ class file::parser {
       fail(offset_at, where() + "offset " + std::to_string(offset) +
                           " is not a multiple of the alignment " + std::to_string(f_.alignment_));
 
-    f_.tensor_index_.emplace(name, f_.tensors_.size());
     f_.tensors_.push_back(
         {std::string(name), ggml_type(type_id), shape, offset, std::size_t(nbytes)});
-    fields_.push_back({offset_at, offset});
+    fields_.push_back({name_at, offset_at, offset});
   }
 
   // Turns relative offsets into absolute ones and checks every data range: inside the file,
@@ -840,6 +935,7 @@ class file::parser {
   std::string context_;             // what is being read, for error messages
   std::uint64_t index_ = no_index;  // array element being read, for error messages
   std::vector<tensor_fields> fields_;
+  std::vector<std::uint64_t> key_offsets_;  // where each metadata key is in the file
 };
 
 inline void file::parse() { parser(*this).run(); }

@@ -14,12 +14,17 @@
 //   w.write("model.gguf");
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <iterator>
@@ -45,12 +50,18 @@ namespace gguf {
 /// Longest tensor name llama.cpp accepts (its GGML_MAX_NAME is 64 including the terminator).
 inline constexpr std::size_t max_tensor_name_bytes = 63;
 
+/// Largest alignment the writer accepts (64 KiB, the largest common page size). Every tensor is
+/// padded to the alignment, so the bound caps the padding at 64 KiB per tensor; the reader still
+/// accepts any power of two, as llama.cpp does.
+inline constexpr std::uint32_t max_writer_alignment = 65536;
+
 /// Collects metadata and tensors, then writes them as one GGUF v3 file. Tensor bytes are copied
 /// when added, so sources need not outlive the writer.
 class writer {
  public:
-  /// `alignment` of the data section and of every tensor: a power of two >= 8 (the GGUF spec asks
-  /// for a multiple of 8). A value other than 32 is recorded as `general.alignment`.
+  /// `alignment` of the data section and of every tensor: a power of two from 8 (the GGUF spec
+  /// asks for a multiple of 8) to max_writer_alignment. A value other than 32 is recorded as
+  /// `general.alignment`.
   explicit writer(std::uint32_t alignment = default_alignment) { set_alignment(alignment); }
 
   /// Changes the alignment (see the constructor); invalid_argument when it is not allowed.
@@ -207,20 +218,20 @@ class writer {
     }
     return out;
   }
-  /// Writes the file to `path` (replacing it), streaming tensor data. io_error when the OS fails.
-  /// A failed write may leave a truncated file behind (which the reader rejects); it is not
-  /// deleted, because `path` need not be a regular file the writer may remove.
+  /// Writes the file to `path`, streaming tensor data. The bytes go to a new temporary file in the
+  /// same directory, which is flushed to disk and then renamed over `path`: readers never see a
+  /// partial file, and a file that is currently mapped (e.g. opened with gguf::open, even the one
+  /// being rewritten) keeps its old contents intact. When `path` is a symlink, the file it points
+  /// to is replaced; an existing target keeps its permission bits (not its owner or hard links).
+  /// Needs write permission on the directory. io_error naming `path` when the OS fails or `path`
+  /// exists but is not a regular file; the temporary file is removed then and `path` untouched.
   void write(const std::string& path) const {
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) throw io_error(path, std::string("cannot open for writing: ") + std::strerror(errno));
-    static constexpr std::byte zeros[256] = {};
+    const std::vector<std::byte> dir = directory();
+    output out(path);
+    static constexpr std::byte zeros[4096] = {};
     std::uint64_t written = 0;
     auto emit = [&](const std::byte* p, std::size_t n) {
-      if (n && std::fwrite(p, 1, n, f) != n) {
-        const int e = errno;
-        std::fclose(f);
-        throw io_error(path, std::string("write failed: ") + std::strerror(e));
-      }
+      out.write(p, n);
       written += n;
     };
     auto pad = [&] {
@@ -230,21 +241,100 @@ class writer {
         n -= k;
       }
     };
-    const std::vector<std::byte> dir = directory();
     emit(dir.data(), dir.size());
     pad();
     for (const auto& t : tensors_) {
       emit(t.data.data(), t.data.size());
       pad();
     }
-    if (std::fclose(f) != 0) {
-      const int e = errno;
-      throw io_error(path, std::string("close failed: ") + std::strerror(e));
-    }
+    out.commit();
   }
 
  private:
   static constexpr std::string_view alignment_key = "general.alignment";
+
+  // A temporary file beside the target that becomes the target on commit(); until then, the
+  // destructor closes and removes it, so every failure path cleans up.
+  class output {
+   public:
+    explicit output(const std::string& path) : path_(path), target_(path) {
+      struct ::stat st {};
+      bool exists = false;
+      if (::stat(path.c_str(), &st) == 0) {
+        exists = true;
+        if (!S_ISREG(st.st_mode))
+          throw io_error(path, "not a regular file (the writer only creates or replaces files)");
+        struct ::stat lst {};
+        if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+          char* real = ::realpath(path.c_str(), nullptr);  // replace the file, keep the link
+          if (!real) fail("cannot resolve symlink");
+          target_ = real;
+          std::free(real);
+        }
+      } else if (errno != ENOENT) {
+        fail("cannot stat");
+      }
+      const std::size_t slash = target_.rfind('/');
+      const std::string dir = slash == std::string::npos ? "" : target_.substr(0, slash + 1);
+      static std::atomic<unsigned> counter{0};
+      for (int attempt = 0;; ++attempt) {
+        temp_ = dir + ".arx-write-" + std::to_string(::getpid()) + "-" +
+                std::to_string(counter.fetch_add(1)) + ".tmp";
+        fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd_ >= 0) break;
+        if (errno != EEXIST || attempt == 100) {
+          temp_.clear();
+          fail("cannot create a temporary file in its directory");
+        }
+      }
+      if (exists && ::fchmod(fd_, st.st_mode & 07777) != 0) {
+        const int e = errno;
+        discard();  // a throwing constructor runs no destructor
+        errno = e;
+        fail("cannot set permissions");
+      }
+    }
+    output(const output&) = delete;
+    output& operator=(const output&) = delete;
+    ~output() { discard(); }
+
+    void write(const std::byte* p, std::size_t n) {
+      while (n) {
+        const ::ssize_t k = ::write(fd_, p, std::min<std::size_t>(n, std::size_t(1) << 30));
+        if (k < 0) {
+          if (errno == EINTR) continue;
+          fail("write failed");
+        }
+        p += k;
+        n -= std::size_t(k);
+      }
+    }
+
+    void commit() {
+      if (::fsync(fd_) != 0) fail("cannot flush to disk");
+      const int fd = std::exchange(fd_, -1);
+      if (::close(fd) != 0) fail("close failed");
+      if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("cannot rename the temporary file");
+      temp_.clear();  // it is the target now
+    }
+
+   private:
+    void discard() noexcept {
+      if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+      if (!temp_.empty()) ::unlink(temp_.c_str());
+      temp_.clear();
+    }
+    [[noreturn]] void fail(const char* what) const {
+      const int e = errno;
+      throw io_error(path_, std::string(what) + ": " + std::strerror(e) +
+                                (temp_.empty() ? "" : " (temporary file " + temp_ + ")"));
+    }
+
+    std::string path_;    // as given, for messages
+    std::string target_;  // the file to replace (path_ with a final symlink resolved)
+    std::string temp_;    // the temporary file, while it exists
+    int fd_ = -1;
+  };
 
   struct entry {
     std::string key;
@@ -287,9 +377,10 @@ class writer {
   }
 
   void apply_alignment(std::uint32_t alignment, bool record) {
-    if (!std::has_single_bit(alignment) || alignment < 8)
+    if (!std::has_single_bit(alignment) || alignment < 8 || alignment > max_writer_alignment)
       throw invalid_argument("GGUF alignment " + std::to_string(alignment) +
-                             " is not a power of two >= 8");
+                             " is not a power of two from 8 to " +
+                             std::to_string(max_writer_alignment));
     alignment_ = alignment;
     if (record) put(alignment_key, scalar_bytes(alignment));
   }

@@ -6,9 +6,16 @@
 //
 // `w` holds n / block_elems storage units; lengths that disagree throw arx::shape_error. The
 // Q8_0-activation forms are what gemv/gemm use for quantized weights (dtype_traits<T>::dot_type):
-// activations quantized once by quantize_row<block_q8_0>, so every block's product is an exact
-// integer and only the per-block scaling is rounded. Activation quants must lie in [-127, 127]
-// (quantize_row never produces -128).
+// activations quantized once by quantize_row<block_q8_0>. The integer products and their partial
+// sums are exact (int32); the float part is rounded. The reference scales each block's integer
+// sum by d_w·d_x and adds the blocks in order; the fast paths keep several partial integer sums
+// per block, one per SIMD lane (SSE2: 4 lanes of 8 values; AVX2: 8 lanes of 4; VNNI: 8 lanes
+// of 4 for Q8_0 weights, 4 lanes of 8 for Q4_0, with d_w·d_x formed per lane), convert each to
+// f32, scale it by d_w·d_x, accumulate lane-wise (VNNI: even and odd groups apart) and add the
+// lanes at the end — so they differ from ref:: by float rounding only.
+// Precondition: activation quants must lie in [-127, 127]. quantize_row never produces -128, but
+// a hand-made block_q8_0 activation holding -128 gives a wrong result on the AVX2 path with Q8_0
+// weights (vpsignb cannot negate -128); debug builds assert it in the public dot. gemv/gemm quantize x themselves.
 //
 // Determinism: each fast dot adds its terms in an order that depends only on n (and the build's
 // ISA tier), and gemv/gemm run the very same per-row code, so `dot(w, x)`, row r of `gemv` and
@@ -67,6 +74,14 @@ inline void unroll(F&& f) {
 inline float scalar_f32(float v) noexcept { return v; }
 inline float scalar_f32(f16 v) noexcept { return to_f32(v); }
 inline float scalar_f32(bf16 v) noexcept { return to_f32(v); }
+
+/// True when no activation quant is -128 (the int8 kernels' precondition). Debug assertions only.
+inline bool q8_activations_in_range(std::span<const block_q8_0> x) noexcept {
+  for (const block_q8_0& b : x)
+    for (int j = 0; j < qk8_0; ++j)
+      if (b.qs[j] == -128) return false;
+  return true;
+}
 
 inline int block_isum(const block_q8_0& w, const block_q8_0& x) noexcept {
   int s = 0;
@@ -679,10 +694,13 @@ float dot(std::span<const T> w, std::span<const float> x) {
 }
 
 /// w: [n] Q8_0 or Q4_0 · x: [n] as Q8_0 blocks; the same bits as the matching gemv row.
+/// Precondition: every quant of x lies in [-127, 127] (as quantize_row produces; -128 is not
+/// handled by every ISA tier). Asserted in debug builds.
 template <class W>
   requires(std::is_same_v<W, block_q8_0> || std::is_same_v<W, block_q4_0>)
 float dot(std::span<const W> w, std::span<const block_q8_0> x) {
   detail::check_dot<W>(w.size(), x.size() * qk8_0);
+  ARX_DASSERT(detail::q8_activations_in_range(x));
 #if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
   // Pack 32 blocks at a time on the stack; the groups are walked in the same order as gemv.
   constexpr std::size_t chunk = 32;

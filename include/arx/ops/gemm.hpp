@@ -11,6 +11,9 @@
 // other tokens pass over it four at a time. Quantized W needs
 // gemm_scratch_bytes(type, n, cols) bytes of scratch for the quantized activations (0 for
 // f32/f16/bf16); without a buffer gemm allocates one.
+//
+// cols must be a multiple of T's block size and rows of W, X and Y contiguous (arx::shape_error
+// otherwise). No overlap: Y must not share memory with X or W (debug builds assert it).
 #pragma once
 
 #include <cstddef>
@@ -112,12 +115,15 @@ inline std::size_t gemm_scratch_bytes(ggml_type type, std::int64_t n, std::int64
 
 /// Y[n][rows] = X[n][cols] · W[rows][cols]ᵀ.
 /// W: [rows][cols] of T;  X: [n][cols] f32;  Y: [n][rows] f32 (rows of X and Y may be strided).
+/// Y must not overlap X or W.
 template <class T>
   requires storage_type<T>
 void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
           std::span<std::byte> scratch = {}) {
   using W = std::remove_const_t<T>;
   detail::check_gemm(w, x, y);
+  ARX_DASSERT(detail::extent(y).disjoint(detail::extent(x)));
+  ARX_DASSERT(detail::extent(y).disjoint(detail::extent(w)));
   const std::size_t rows = std::size_t(w.shape(0)), cols = std::size_t(w.shape(1));
   const std::size_t n = std::size_t(x.shape(0));
   if (rows == 0 || n == 0) return;

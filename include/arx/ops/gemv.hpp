@@ -9,7 +9,13 @@
 // scratch; pass a buffer to avoid one allocation per call (0 bytes for f32/f16/bf16).
 //
 // Row r of y is bit-identical to ops::dot(W.row(r), x) (f32 activations, or the Q8_0 form with
-// quantize_row(x)) and to row r of gemm for any batch containing x.
+// quantize_row(x)) and to row r of gemm for any batch containing x. (x is quantized here, so the
+// Q8_0 dot's precondition — activation quants in [-127, 127] — always holds.)
+//
+// cols must be a multiple of T's block size (32 for Q8_0/Q4_0), and W's rows contiguous; anything
+// else throws arx::shape_error naming W's shape.
+// No overlap: y must not share memory with x or W (y is written while x and W are still read);
+// debug builds assert it.
 #pragma once
 
 #include <cstddef>
@@ -75,12 +81,43 @@ inline std::string dims(std::int64_t a) {
 
 template <class T>
 void check_weight(const tensor_view<T>& w, const char* what) {
+  constexpr std::int64_t be = dtype_traits<std::remove_const_t<T>>::block_elems;
   if (w.rank() != 2)
     throw shape_error(std::string(what) + ": weight must be a matrix [rows, cols], got " +
                       w.shape().str());
+  if (w.shape(1) % be != 0)
+    throw shape_error(std::string(what) + ": weight " + w.shape().str() + " (" +
+                      type_name(dtype_traits<std::remove_const_t<T>>::type) + ") has " +
+                      std::to_string(w.shape(1)) + " columns, not a multiple of the block size " +
+                      std::to_string(be));
   if (w.shape(0) > 0 && w.stride(1) != 1)
     throw shape_error(std::string(what) + ": weight rows must be contiguous (shape " +
                       w.shape().str() + ")");
+}
+
+/// Bytes [lo, hi) spanned by the rows of a matrix view whose rows are contiguous ({0, 0} when
+/// empty). Used in debug assertions only.
+struct byte_range {
+  std::uintptr_t lo = 0, hi = 0;
+  bool disjoint(const byte_range& o) const noexcept {
+    return lo == hi || o.lo == o.hi || hi <= o.lo || o.hi <= lo;
+  }
+};
+template <class T>
+byte_range extent(const tensor_view<T>& v) noexcept {
+  using U = std::remove_const_t<T>;
+  if (v.rank() != 2 || v.shape(0) <= 0 || v.shape(1) <= 0) return {};
+  const std::int64_t last = (v.shape(0) - 1) * v.stride(0);  // offset of the last row, in units
+  const std::int64_t units = v.shape(1) / dtype_traits<U>::block_elems;
+  const auto base = reinterpret_cast<std::uintptr_t>(v.data());
+  const auto sz = std::int64_t(sizeof(U));
+  return {base + std::uintptr_t((last < 0 ? last : 0) * sz),
+          base + std::uintptr_t(((last > 0 ? last : 0) + units) * sz)};
+}
+template <class T>
+byte_range extent(std::span<T> s) noexcept {
+  const auto base = reinterpret_cast<std::uintptr_t>(s.data());
+  return {base, base + s.size_bytes()};
 }
 
 template <class T>
@@ -108,12 +145,15 @@ inline std::size_t gemv_scratch_bytes(ggml_type type, std::int64_t cols) {
 
 /// y[rows] = W[rows][cols] · x[cols].
 /// W: [rows][cols] of T;  x: [cols] f32;  y: [rows] f32;  scratch: optional, see above.
+/// y must not overlap x or W.
 template <class T>
   requires storage_type<T>
 void gemv(tensor_view<T> w, std::span<const float> x, std::span<float> y,
           std::span<std::byte> scratch = {}) {
   using W = std::remove_const_t<T>;
   detail::check_gemv(w, x.size(), y.size());
+  ARX_DASSERT(detail::extent(y).disjoint(detail::extent(x)));
+  ARX_DASSERT(detail::extent(y).disjoint(detail::extent(w)));
   const std::size_t rows = std::size_t(w.shape(0)), cols = std::size_t(w.shape(1));
   if (rows == 0) return;
   if constexpr (detail::int8_dot_v<W>) {

@@ -10,7 +10,12 @@
 //   Q4_0  d = m / -8 (m: the value of largest magnitude, first one on ties, with its sign),
 //         id = 1/d,  q = min(15, trunc(fma(x, id, 8.5)))   stored as q, value = d * (q - 8)
 // An all-zero block gives d = 0 and zero values (Q8_0 quants 0; Q4_0 d = -0 and nibbles 8, as ggml
-// stores them). The scale is computed in f32 and stored as f16.
+// stores them; a block of -0.0f values is all-zero too). The scale is computed in f32 and stored
+// as f16. A block so tiny that 1/d overflows (Q8_0 amax < ~3.7e-37, Q4_0 |m| < ~2.4e-38; d then
+// rounds to ±0 in f16 anyway) uses id = 0 like an all-zero block: zero values (Q8_0 quants 0,
+// Q4_0 nibbles 8). ggml would multiply by an infinite id there and convert ±inf/NaN to int, which
+// is undefined behaviour in C++ (on x86 it yields Q8_0 quants 0, and Q4_0 nibbles 0 — also the
+// value 0, since d is ±0).
 // Q4_0 uses one fused multiply-add where ggml writes x*id + 8.5: the compiler may or may not fuse
 // that expression, so only the fused form gives the same bytes on every build (it differs from an
 // unfused build only when x*id + 8.5 lies within one rounding of an integer). Inputs must be
@@ -40,6 +45,14 @@ ARX_NAMESPACE_BEGIN
 namespace ops {
 
 namespace detail {
+/// 1/d, or 0 when d is 0 or so small (subnormal) that 1/d overflows: multiplying by an infinite
+/// id would give ±inf/NaN quants, whose conversion to int is undefined.
+inline float inverse_scale(float d) noexcept {
+  if (d == 0.0f) return 0.0f;
+  const float id = 1.0f / d;
+  return std::isfinite(id) ? id : 0.0f;
+}
+
 template <class T>
 void check_row(std::size_t values, std::size_t units, const char* what) {
   constexpr std::size_t be = std::size_t(dtype_traits<T>::block_elems);
@@ -61,7 +74,7 @@ inline void quantize_block(const float* x, block_q8_0& y) {
   float amax = 0.0f;
   for (int j = 0; j < qk8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float id = detail::inverse_scale(d);
   y.d = to_f16(d);
   for (int j = 0; j < qk8_0; ++j) y.qs[j] = std::int8_t(std::round(x[j] * id));
 }
@@ -74,7 +87,7 @@ inline void quantize_block(const float* x, block_q4_0& y) {
       m = x[j];
     }
   const float d = m / -8.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float id = detail::inverse_scale(d);
   y.d = to_f16(d);
   auto q = [&](float v) { return std::clamp(int(std::fma(v, id, 8.5f)), 0, 15); };
   for (int j = 0; j < qk4_0 / 2; ++j)
@@ -137,7 +150,7 @@ inline void quantize_block_vec(const float* x, block_q8_0& y) {
   const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
   const float d = amax / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float id = detail::inverse_scale(d);
   y.d = to_f16(d);
   const __m512 vid = _mm512_set1_ps(id);
   // The product feeds trunc as well as the subtraction in round_away, so it is never fused.
@@ -155,9 +168,10 @@ inline void quantize_block_vec(const float* x, block_q4_0& y) {
   const __m512 top = _mm512_set1_ps(amax);
   const std::uint32_t hit = std::uint32_t(_mm512_cmp_ps_mask(a0, top, _CMP_EQ_OQ)) |
                             std::uint32_t(_mm512_cmp_ps_mask(a1, top, _CMP_EQ_OQ)) << 16;
-  const float m = hit ? x[__builtin_ctz(hit)] : 0.0f;
+  // an all-zero block (every lane hits) keeps m = +0 like the reference, even when x[0] is -0
+  const float m = amax != 0.0f ? x[__builtin_ctz(hit)] : 0.0f;
   const float d = m / -8.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float id = detail::inverse_scale(d);
   y.d = to_f16(d);
   const __m512 vid = _mm512_set1_ps(id), bias = _mm512_set1_ps(8.5f);
   auto q = [&](__m512 v) {
@@ -205,7 +219,7 @@ inline void quantize_block_vec(const float* x, block_q8_0& y) {
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
   const float amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
   const float d = amax / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float id = detail::inverse_scale(d);
   y.d = to_f16(d);
   __m256i q[4];
   for (int i = 0; i < 4; ++i)

@@ -71,6 +71,15 @@ inline void check_rope_apply(tensor_view<float> x, std::size_t n_cos, std::size_
     throw shape_error("arx::ops::rope: n_rot = " + std::to_string(2 * n_cos) +
                       " exceeds head_dim = " + std::to_string(x.shape(1)));
 }
+// Everything rope(x, pos, p) checks, done before the table is built: a bad n_rot must not cost
+// an allocation and n_rot/2 sincos before it throws.
+inline void check_rope(tensor_view<float> x, const rope_params& p) {
+  check_rope_params(p);
+  check_matrix("arx::ops::rope", "x", x);
+  if (std::int64_t(p.n_rot) > x.shape(1))
+    throw shape_error("arx::ops::rope: n_rot = " + std::to_string(p.n_rot) +
+                      " exceeds head_dim = " + std::to_string(x.shape(1)));
+}
 // Rotates pairs [first, cos.size()) of every head, one pair at a time: the reference, and the
 // fast kernel's tail.
 inline void rotate_pairs_scalar(tensor_view<float> x, std::span<const float> cos,
@@ -139,7 +148,7 @@ inline void rope_apply(tensor_view<float> x, std::span<const float> cos,
 
 /// RoPE of one token at position `pos`.   x: [n_heads][head_dim]
 inline void rope(tensor_view<float> x, std::int64_t pos, const rope_params& p) {
-  detail::check_rope_params(p);
+  detail::check_rope(x, p);
   detail::rope_table t(std::size_t(p.n_rot / 2));
   rope_sincos(pos, p, t.cos, t.sin);
   rope_apply(x, t.cos, t.sin, p.layout);
@@ -152,6 +161,7 @@ inline void rope(tensor_view<float> x, std::span<const std::int64_t> pos, const 
     throw shape_error("arx::ops::rope: x must be {tokens, n_heads, head_dim}, got " +
                       x.shape().str());
   detail::check_size("arx::ops::rope", "pos", pos.size(), std::size_t(x.shape(0)));
+  if (x.shape(0) > 0) detail::check_rope(x.slice(0), p);  // before any token is touched
   for (std::int64_t t = 0; t < x.shape(0); ++t) rope(x.slice(t), pos[std::size_t(t)], p);
 }
 
@@ -207,7 +217,7 @@ inline void rope_apply(tensor_view<float> x, std::span<const float> cos,
 /// RoPE of one token at position `pos` (computes the table, then rope_apply).
 ///   x: [n_heads][head_dim] (rows contiguous, may be strided)
 inline void rope(tensor_view<float> x, std::int64_t pos, const rope_params& p) {
-  detail::check_rope_params(p);
+  detail::check_rope(x, p);
   detail::rope_table t(std::size_t(p.n_rot / 2));
   rope_sincos(pos, p, t.cos, t.sin);
   rope_apply(x, t.cos, t.sin, p.layout);
@@ -220,6 +230,7 @@ inline void rope(tensor_view<float> x, std::span<const std::int64_t> pos, const 
     throw shape_error("arx::ops::rope: x must be {tokens, n_heads, head_dim}, got " +
                       x.shape().str());
   detail::check_size("arx::ops::rope", "pos", pos.size(), std::size_t(x.shape(0)));
+  if (x.shape(0) > 0) detail::check_rope(x.slice(0), p);  // before any token is touched
   for (std::int64_t t = 0; t < x.shape(0); ++t) rope(x.slice(t), pos[std::size_t(t)], p);
 }
 

@@ -10,7 +10,7 @@
 
 #if ARX_SIMD
 #  include <xsimd/xsimd.hpp>
-#  if defined(ARX_HAS_X86) || defined(ARX_X86)
+#  if defined(ARX_X86)
 #    include <immintrin.h>
 #  endif
 #endif

@@ -18,7 +18,7 @@ TEST_CASE("contiguous float tensor: shape, strides, element access", "[core][ten
   CHECK(v(1, 2, 3) == 23.0f);
   CHECK(v.slice(1)(0, 1) == 13.0f);
   CHECK(v.rows(1, 2).shape(0) == 1);
-  CHECK(v.row(1)[0] == 12.0f);
+  CHECK(v.slice(1).row(0)[0] == 12.0f);
   arx::tensor_view<const float> cv = v;  // mutable -> const
   CHECK(cv(0, 0, 1) == 1.0f);
 }
@@ -63,4 +63,27 @@ TEST_CASE("type_info covers block sizes, visit_dtype dispatches and rejects", "[
   CHECK(size == 2);
   CHECK_THROWS_AS(arx::visit_dtype(arx::ggml_type::q4_k, [](auto) { return 0; }),
                   arx::unsupported_error);
+}
+
+TEST_CASE("impossible tensor sizes are typed errors, not crashes", "[core][tensor]") {
+  CHECK_THROWS_AS(arx::tensor<float>({std::int64_t(1) << 62}), arx::shape_error);  // bytes overflow
+  CHECK_THROWS_AS(arx::tensor<float>({std::int64_t(1) << 61}), arx::memory_error);  // 8 EiB
+  CHECK_THROWS_AS(arx::shape_t({std::int64_t(1) << 40, std::int64_t(1) << 40}), arx::shape_error);
+  CHECK_THROWS_AS(arx::shape_t({-1}), arx::shape_error);
+}
+
+TEST_CASE("empty tensors have zero bytes", "[core][tensor]") {
+  arx::tensor<float> t({3, 0});
+  CHECK(t.nbytes() == 0);
+  CHECK(arx::any_tensor_view(t.view()).nbytes() == 0);
+  CHECK(t.view().empty());
+}
+
+TEST_CASE("row() is defined for 2-D views only", "[core][tensor]") {
+  arx::tensor<float> v1({8}), v3({2, 3, 4});
+  CHECK_THROWS_AS(v1.view().row(0), arx::shape_error);
+  CHECK_THROWS_AS(v3.view().row(0), arx::shape_error);
+  arx::tensor<float> m({2, 3});
+  CHECK(m.view().row(1).size() == 3);
+  CHECK(m.view().row(1).data() == m.data() + 3);
 }

@@ -5,6 +5,13 @@
 
 #include <arx/io/gguf.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
 #include <cstring>
 #include <initializer_list>
 #include <optional>
@@ -299,6 +306,79 @@ TEST_CASE("gguf hostile: duplicate tensor names and metadata keys", "[io][gguf]"
   const std::size_t second = b.size();
   b.str("k").u32(gguf_test::t_string).str("again");
   check_format_error(b.bytes, second, {"duplicate metadata key 'k'"});
+
+  // Several duplicates: the first key (in file order) that repeats an earlier one is reported,
+  // whatever the keys sort like.
+  gguf_test::byte_builder m;
+  m.header(3, 0, 6);
+  for (const char* k : {"z", "m", "a"}) m.str(k).u32(gguf_test::t_u8).u8(0);
+  const std::size_t first_dup = m.size();
+  m.str("m").u32(gguf_test::t_u8).u8(0);
+  m.str("a").u32(gguf_test::t_u8).u8(0);
+  m.str("z").u32(gguf_test::t_u8).u8(0);
+  check_format_error(m.bytes, first_dup, {"duplicate metadata key 'm'"});
+
+  // Many keys colliding in every way but content (same length, same prefix): parsing stays fast
+  // (sorted, never hashed) and a single late duplicate is still found.
+  gguf_test::byte_builder many;
+  const int n = 20000;
+  many.header(3, 0, std::uint64_t(n) + 1);
+  char key[16];
+  for (int i = 0; i < n; ++i) {
+    std::snprintf(key, sizeof key, "key.%08d", i);
+    many.str(key).u32(gguf_test::t_u8).u8(0);
+  }
+  const std::size_t late = many.size();
+  many.str("key.00012345").u32(gguf_test::t_u8).u8(0);
+  check_format_error(many.bytes, late, {"duplicate metadata key 'key.00012345'"});
+  many.bytes.resize(late);
+  patch(many.bytes, 16, std::uint64_t(n));
+  const auto f = read(many.bytes);
+  CHECK(f.metadata().size() == std::size_t(n));
+  CHECK(f.contains("key.00019999"));
+  CHECK_FALSE(f.contains("key.00020000"));
+}
+
+TEST_CASE("gguf hostile: huge declared counts in a huge sparse file do not allocate up front",
+          "[io][gguf]") {
+  // A 1 TiB sparse file (no disk blocks, mapped lazily) whose header declares as many key/value
+  // pairs as the size allows, and whose one key holds an array of arrays declaring as many items
+  // as the size allows, of which the third is malformed. Reserving from the declared counts would
+  // ask for terabytes (bad_alloc, not a format_error); the parser must reserve a small capped
+  // amount, grow as it parses, and fail at the bad item.
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("arx-test-gguf-sparse-" + std::to_string(::getpid()) + ".gguf");
+  const std::uint64_t size = std::uint64_t(1) << 40;
+  gguf_test::byte_builder b;
+  b.header(3, 0, (size - 24) / 13).str("n").u32(gguf_test::t_array).u32(gguf_test::t_array);
+  b.u64((size - b.size() - 8) / 12);
+  b.u32(gguf_test::t_u8).u64(0);  // two valid empty items
+  b.u32(gguf_test::t_u8).u64(0);
+  const std::size_t bad = b.size();
+  b.u32(77).u64(0);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  const bool made = ::write(fd, b.bytes.data(), b.bytes.size()) == ssize_t(b.bytes.size()) &&
+                    ::ftruncate(fd, off_t(size)) == 0;
+  ::close(fd);
+  if (!made) {
+    std::filesystem::remove(path);
+    WARN("cannot make a 1 TiB sparse file in " << path.parent_path() << "; test skipped");
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)gguf::open(path.string());
+    FAIL("the crafted file was accepted");
+  } catch (const arx::format_error& e) {
+    CHECK(e.offset() == bad);
+    CHECK_THAT(std::string(e.what()), Contains("unknown array element type 77"));
+  } catch (...) {
+    std::filesystem::remove(path);
+    throw;
+  }
+  std::filesystem::remove(path);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
 
 TEST_CASE("gguf hostile: bool bytes other than 0 and 1", "[io][gguf]") {

@@ -2,6 +2,7 @@
 // and round trips through gguf::writer of every value type and of tensors of every type.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arx/io/gguf.hpp>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,43 @@ TEST_CASE("gguf reader: missing keys and tensors are key_errors naming them", "[
   // the right name, the wrong element type
   CHECK_THROWS_AS(f.tensor_as<arx::f16>("a"), arx::unsupported_error);
   CHECK_THROWS_WITH(f.tensor_as<arx::f16>("a"), Contains("'a'") && Contains("F32"));
+  // every error names the file
+  CHECK_THROWS_WITH(f.tensor("zz"), Contains("test.gguf: tensor 'zz' not found"));
+  CHECK_THROWS_WITH(f.tensor_as<float>("zz"), Contains("test.gguf: tensor 'zz' not found"));
+  CHECK_THROWS_WITH(f.tensor_as<arx::f16>("a"), Contains("test.gguf: tensor 'a' has type F32"));
+  CHECK_THROWS_WITH(f.get<float>("no.such.key"), Contains("test.gguf: "));
+}
+
+TEST_CASE("gguf reader: lookups in many keys and tensors, in any insertion order", "[io][gguf]") {
+  // Keys sharing long prefixes and inserted shuffled: the sorted index must find every one and
+  // nothing else.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 500; ++i) keys.push_back("blk." + std::to_string(i) + ".k");
+  std::shuffle(keys.begin(), keys.end(), std::mt19937(7));
+  gguf::writer w;
+  for (std::size_t i = 0; i < keys.size(); ++i) w.set(keys[i], std::uint32_t(i));
+  arx::tensor<float> x({1});
+  for (std::size_t i = 0; i < 100; ++i) w.add_tensor(keys[i] + ".w", x);
+  const auto f = read(w.to_bytes());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    INFO(keys[i]);
+    REQUIRE(f.contains(keys[i]));
+    CHECK(f.get<std::uint32_t>(keys[i]) == i);
+    CHECK(f.metadata()[i].key == keys[i]);  // file order is kept
+  }
+  for (std::size_t i = 0; i < 100; ++i) {
+    const auto* t = f.find_tensor(keys[i] + ".w");
+    REQUIRE(t != nullptr);
+    CHECK(t == &f.tensors()[i]);
+  }
+  CHECK_FALSE(f.contains("blk."));
+  CHECK_FALSE(f.contains("blk.1.k2"));
+  CHECK_FALSE(f.contains(""));
+  CHECK(f.find_tensor("blk.0.k") == nullptr);
+  CHECK(f.find_tensor("zzz") == nullptr);
+  const auto empty = read(gguf::writer().to_bytes());
+  CHECK_FALSE(empty.contains("a"));
+  CHECK(empty.find_tensor("a") == nullptr);
 }
 
 TEST_CASE("gguf reader: get_or falls back only when the key is absent", "[io][gguf]") {
@@ -345,7 +384,9 @@ TEST_CASE("gguf reader: every GGUF tensor type, K-quants and IQ types included, 
     // shape [2, 2 blocks]: 4 blocks in all
     std::vector<std::byte> bytes(4 * r.block_bytes);
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte((i * 7 + r.id) & 0xff);
-    w.add_tensor("t" + std::to_string(r.id), arx::ggml_type(r.id),
+    std::string name = "t";  // built by append: "t" + to_string trips a GCC 12 -Wrestrict bug
+    name += std::to_string(r.id);
+    w.add_tensor(name, arx::ggml_type(r.id),
                  arx::shape_t{2, 2 * std::int64_t(r.block_elems)}, bytes);
     data.push_back(std::move(bytes));
   }
@@ -410,6 +451,22 @@ TEST_CASE("gguf reader: open() maps a file from disk, io_error when it cannot", 
   CHECK_THROWS_AS(gguf::open(std::filesystem::temp_directory_path().string()), arx::io_error);
 }
 
+TEST_CASE("gguf reader: open() refuses a FIFO and a directory at once, without blocking",
+          "[io][gguf]") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("arx-test-gguf-fifo-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto fifo = dir / "pipe.gguf";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // A read-only open of a FIFO with no writer blocks forever unless O_NONBLOCK is used; a
+  // regression shows as this test timing out.
+  CHECK_THROWS_AS(gguf::open(fifo.string()), arx::io_error);
+  CHECK_THROWS_WITH(gguf::open(fifo.string()), Contains("not a regular file"));
+  CHECK_THROWS_AS(gguf::open(dir.string()), arx::io_error);
+  CHECK_THROWS_WITH(gguf::open(dir.string()), Contains(dir.string()));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("gguf reader: a moved file keeps every view valid and leaves the source empty",
           "[io][gguf]") {
   auto f = read(make_small_file().bytes);
@@ -448,4 +505,11 @@ TEST_CASE("gguf reader: values print as text for dumps, arrays abbreviated", "[i
   CHECK(f.at("neg").to_string() == "-3");
   CHECK(f.at("flag").to_string() == "false");
   CHECK(f.at("none").to_string() == "[]");
+}
+
+TEST_CASE("gguf reader: escape() makes names from a file safe to print", "[io][gguf]") {
+  CHECK(gguf::escape("blk.0.attn_q.weight") == "blk.0.attn_q.weight");
+  CHECK(gguf::escape("a\x1b[31mb\n\x7f\xff\\\"") == "a\\x1b[31mb\\n\\x7f\\xff\\\\\\\"");
+  CHECK(gguf::escape(std::string_view("\0z", 2)) == "\\x00z");
+  CHECK(gguf::escape("abcdef", 3) == "abc...");
 }

@@ -5,6 +5,9 @@
 #include <arx/io/gguf.hpp>
 #include <arx/io/gguf_writer.hpp>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -145,6 +148,12 @@ TEST_CASE("gguf writer: alignment is honoured and recorded only when it is not 3
   CHECK_THROWS_AS(gguf::writer(0), arx::invalid_argument);
   CHECK_THROWS_AS(gguf::writer(48), arx::invalid_argument);
   CHECK_THROWS_AS(gguf::writer(4), arx::invalid_argument);  // the GGUF spec wants multiples of 8
+  // bounded, so padding can never silently grow the file by gigabytes
+  CHECK(gguf::writer(gguf::max_writer_alignment).alignment() == gguf::max_writer_alignment);
+  CHECK_THROWS_AS(gguf::writer(gguf::max_writer_alignment * 2), arx::invalid_argument);
+  CHECK_THROWS_AS(gguf::writer(0x80000000u), arx::invalid_argument);
+  CHECK_THROWS_AS(w.set("general.alignment", std::uint32_t(1) << 20), arx::invalid_argument);
+  CHECK_THROWS_AS(w.set_alignment(std::uint32_t(1) << 31), arx::invalid_argument);
   CHECK_THROWS_AS(w.set("general.alignment", 64), arx::invalid_argument);  // i32, not u32
   CHECK_THROWS_AS(w.set("general.alignment", std::uint64_t(64)), arx::invalid_argument);
   CHECK_THROWS_AS(w.set("general.alignment", "64"), arx::invalid_argument);
@@ -248,7 +257,126 @@ TEST_CASE("gguf writer: write() puts the same bytes on disk, io_error when it ca
     CHECK(f.tensor_as<float>("a")(1, 1) == 5.0f);
   }
   std::filesystem::remove(path);
-  CHECK_THROWS_AS(w.write((dir / "arx-no-such-dir" / "x.gguf").string()), arx::io_error);
-  if (std::filesystem::exists("/dev/full"))  // a device that refuses every write
-    CHECK_THROWS_AS(w.write("/dev/full"), arx::io_error);
+  // a directory that does not exist: io_error naming the path
+  const auto missing = (dir / "arx-no-such-dir" / "x.gguf").string();
+  CHECK_THROWS_AS(w.write(missing), arx::io_error);
+  CHECK_THROWS_WITH(w.write(missing), Contains(missing));
+  // a path that exists but is not a regular file is refused, never renamed over
+  CHECK_THROWS_AS(w.write(dir.string()), arx::io_error);
+  if (std::filesystem::exists("/dev/full")) {
+    CHECK_THROWS_WITH(w.write("/dev/full"), Contains("not a regular file"));
+    CHECK(std::filesystem::is_character_file("/dev/full"));
+  } else {
+    WARN("/dev/full is missing: its case is skipped (the other failure cases still ran)");
+  }
+}
+
+namespace {
+
+// A fresh empty directory for one test, removed with everything in it at scope exit.
+struct temp_dir {
+  std::filesystem::path path;
+  explicit temp_dir(const std::string& tag)
+      : path(std::filesystem::temp_directory_path() /
+             ("arx-test-" + tag + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+  std::size_t entries() const {
+    return std::size_t(std::distance(std::filesystem::directory_iterator(path), {}));
+  }
+};
+
+std::vector<char> slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST_CASE("gguf writer: write() over a file that is open and mapped leaves the old mapping intact",
+          "[io][gguf]") {
+  const temp_dir dir("gguf-rewrite");
+  const auto path = (dir.path / "model.gguf").string();
+  small_file_writer().write(path);
+  ::chmod(path.c_str(), 0640);
+  const auto old = gguf::open(path);  // maps the file
+  const auto old_a = old.tensor_as<float>("a");
+
+  // Rewrite the same path with different, smaller contents while `old` maps it. Truncating in
+  // place would make every access to `old` fault (SIGBUS); replacing by rename does not.
+  gguf::writer w;
+  w.set("general.architecture", "other");
+  arx::tensor<float> x({3});
+  for (int i = 0; i < 3; ++i) x.data()[i] = float(10 + i);
+  w.add_tensor("x", x);
+  w.write(path);
+
+  CHECK(old.get<std::string_view>("general.architecture") == "test");
+  CHECK(old_a(1, 3) == 7.0f);
+  CHECK(old.tensor_as<float>("a")(0, 0) == 0.0f);
+  const auto now = gguf::open(path);
+  CHECK(now.get<std::string_view>("general.architecture") == "other");
+  CHECK(now.tensor_as<float>("x")(2) == 12.0f);
+  CHECK_FALSE(now.contains("test.list"));
+  const auto disk = slurp(path);
+  const auto mem = w.to_bytes();
+  REQUIRE(disk.size() == mem.size());
+  CHECK(std::memcmp(disk.data(), mem.data(), mem.size()) == 0);
+  struct ::stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);  // the replaced file's permissions are kept
+  CHECK(dir.entries() == 1);           // no temporary file left behind
+}
+
+TEST_CASE("gguf writer: write() through a symlink replaces the file it points to", "[io][gguf]") {
+  const temp_dir dir("gguf-symlink");
+  const auto real = dir.path / "real.gguf";
+  const auto link = dir.path / "link.gguf";
+  gguf::writer first;
+  first.set("v", 1);
+  first.write(real.string());
+  std::filesystem::create_symlink(real.filename(), link);
+  gguf::writer second;
+  second.set("v", 2);
+  second.write(link.string());
+  CHECK(std::filesystem::is_symlink(link));
+  CHECK(gguf::open(real.string()).get<std::int32_t>("v") == 2);
+  CHECK(gguf::open(link.string()).get<std::int32_t>("v") == 2);
+  CHECK(dir.entries() == 2);
+}
+
+TEST_CASE("gguf writer: a failed write() throws io_error, keeps the old file and cleans up",
+          "[io][gguf]") {
+  const temp_dir dir("gguf-fail");
+  const auto path = (dir.path / "model.gguf").string();
+  gguf::writer small;
+  small.set("v", 1);
+  small.write(path);
+  const auto before = slurp(path);
+
+  // Failure injection that needs no special device: a file size limit makes write() fail with
+  // EFBIG once the temporary file reaches it (SIGXFSZ ignored so the process survives).
+  gguf::writer big;
+  big.add_tensor("t", arx::tensor<float>({64 * 1024}));  // 256 KiB of data
+  struct ::rlimit old_limit {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct ::rlimit limit = old_limit;
+  limit.rlim_cur = 64 * 1024;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  std::string what;
+  try {
+    big.write(path);
+  } catch (const arx::io_error& e) {
+    what = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+  INFO(what);
+  CHECK_THAT(what, Contains(path) && Contains("write failed"));
+  CHECK(slurp(path) == before);  // the target was never touched
+  CHECK(dir.entries() == 1);     // and the temporary file is gone
+  CHECK(gguf::open(path).get<std::int32_t>("v") == 1);
 }

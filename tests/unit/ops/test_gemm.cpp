@@ -158,3 +158,23 @@ TEST_CASE("gemm: empty batch and shape errors", "[ops][gemm]") {
                                       arx::tensor_view<float>(y.data(), {3, 6})),
                   arx::shape_error);
 }
+
+TEST_CASE("gemm: columns that are not a multiple of the block size throw", "[ops][gemm]") {
+  std::vector<block_q8_0> w8(4);
+  std::vector<block_q4_0> w4(4);
+  std::vector<float> x(2 * 33, 1.0f), y(2 * 2);
+  const arx::tensor_view<const block_q8_0> v8(w8.data(), {2, 33}, {2, 1, 0, 0});
+  const arx::tensor_view<const block_q4_0> v4(w4.data(), {2, 33}, {2, 1, 0, 0});
+  const arx::tensor_view<const float> xv(x.data(), {2, 33});
+  const arx::tensor_view<float> yv(y.data(), {2, 2});
+  try {
+    arx::ops::gemm(v8, xv, yv);
+    FAIL("no exception");
+  } catch (const arx::shape_error& e) {
+    const std::string m = e.what();
+    CHECK(m.find("[2, 33]") != std::string::npos);
+    CHECK(m.find("32") != std::string::npos);
+  }
+  CHECK_THROWS_AS(arx::ops::gemm(v4, xv, yv), arx::shape_error);
+  CHECK_THROWS_AS(arx::ops::ref::gemm(v4, xv, yv), arx::shape_error);
+}

@@ -175,3 +175,54 @@ TEST_CASE("gemv: shape errors name both shapes", "[ops][gemv]") {
     CHECK(std::string(e.what()).find("blk.3.attn_q.weight") != std::string::npos);
   }
 }
+
+TEST_CASE("gemv: columns that are not a multiple of the block size throw", "[ops][gemv]") {
+  // A strided view can claim 33 columns of Q8_0 (one block and a stray value per row); the int8
+  // kernels would silently drop the 33rd column.
+  std::vector<block_q8_0> w8(4);
+  std::vector<block_q4_0> w4(4);
+  std::vector<float> x(33, 1.0f), y(2);
+  const arx::tensor_view<const block_q8_0> v8(w8.data(), {2, 33}, {2, 1, 0, 0});
+  const arx::tensor_view<const block_q4_0> v4(w4.data(), {2, 33}, {2, 1, 0, 0});
+  try {
+    arx::ops::gemv(v8, std::span<const float>(x), std::span<float>(y));
+    FAIL("no exception");
+  } catch (const arx::shape_error& e) {
+    const std::string m = e.what();
+    CHECK(m.find("[2, 33]") != std::string::npos);
+    CHECK(m.find("32") != std::string::npos);
+  }
+  CHECK_THROWS_AS(arx::ops::gemv(v4, std::span<const float>(x), std::span<float>(y)),
+                  arx::shape_error);
+  CHECK_THROWS_AS(arx::ops::ref::gemv(v8, std::span<const float>(x), std::span<float>(y)),
+                  arx::shape_error);
+  CHECK_THROWS_AS(arx::ops::gemv(arx::any_tensor_view(v8, "blk.0.attn_k.weight"),
+                                 std::span<const float>(x), std::span<float>(y)),
+                  arx::shape_error);
+}
+
+TEMPLATE_TEST_CASE("gemv: activations too tiny for a finite 1/d give finite results",
+                   "[ops][gemv]", block_q8_0, block_q4_0) {
+  // Block 0 of x quantizes with 1/d overflowing (see test_quantize): its quants are 0, so it
+  // adds nothing; block 1 is ordinary.
+  ops_test::rng r(5);
+  const shape s{5, 64};
+  const weights<TestType> w(r, s);
+  auto x = ops_test::random_floats(r, s.cols);
+  std::fill(x.begin(), x.begin() + 32, 0.0f);
+  x[0] = 1e-38f;
+  x[1] = -5e-39f;
+  std::vector<float> fast(s.rows), ref(s.rows);
+  arx::ops::gemv(w.view, std::span<const float>(x), std::span<float>(fast));
+  arx::ops::ref::gemv(w.view, std::span<const float>(x), std::span<float>(ref));
+  for (std::size_t i = 0; i < s.rows; ++i) {
+    CHECK(std::isfinite(fast[i]));
+    const auto row = w.view.row(std::int64_t(i));
+    // block 0 of x contributes exactly 0: the reference equals the dot over block 1 alone
+    std::vector<block_q8_0> xq(1);
+    arx::ops::ref::quantize_row(std::span<const float>(x).subspan(32), std::span<block_q8_0>(xq));
+    CHECK(ref[i] == arx::ops::ref::dot(std::span<const TestType>(row.data() + 1, 1),
+                                       std::span<const block_q8_0>(xq)));
+    CHECK(std::fabs(fast[i] - ref[i]) <= 1e-4f * (1.0f + std::fabs(ref[i])));
+  }
+}

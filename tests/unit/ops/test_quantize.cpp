@@ -171,6 +171,81 @@ TEST_CASE("zero blocks give d = 0 and zero values", "[ops][quantize]") {
   }
 }
 
+// Expected block bytes, in file order: f16 d (little-endian), then the quants.
+template <class T>
+bool block_is(const T& b, std::uint16_t d, std::uint8_t q) {
+  std::uint8_t bytes[sizeof(T)], want[sizeof(T)];
+  std::memcpy(bytes, &b, sizeof(T));
+  std::memset(want, q, sizeof(T));
+  want[0] = std::uint8_t(d & 0xff);
+  want[1] = std::uint8_t(d >> 8);
+  return std::memcmp(bytes, want, sizeof(T)) == 0;
+}
+
+TEST_CASE("negative-zero blocks (-0.0f) quantize like +0 blocks, fast and reference alike", "[ops][quantize]") {
+  // Block 0: all -0.0f. Block 1: x[0] = -0.0f, the rest +0. amax = 0 in both, so m stays +0 (no
+  // value is larger in magnitude than 0): Q4_0 d = +0 / -8 = -0 (f16 0x8000), id = 0, every
+  // nibble trunc(0 * 0 + 8.5) = 8 (byte 0x88); Q8_0 d = 0 / 127 = +0, quants round(±0 * 0) = 0.
+  std::vector<float> x(64, 0.0f);
+  std::fill(x.begin(), x.begin() + 32, -0.0f);
+  x[32] = -0.0f;
+  for (bool fast : {false, true}) {
+    INFO("fast = " << fast);
+    const auto q4 = quantize<block_q4_0>(x, fast);
+    const auto q8 = quantize<block_q8_0>(x, fast);
+    for (std::size_t b = 0; b < 2; ++b) {
+      CHECK(block_is(q4[b], 0x8000, 0x88));
+      CHECK(block_is(q8[b], 0x0000, 0x00));
+    }
+  }
+  CHECK(same_bytes(quantize<block_q4_0>(x, true), quantize<block_q4_0>(x, false)));
+  CHECK(same_bytes(quantize<block_q8_0>(x, true), quantize<block_q8_0>(x, false)));
+}
+
+TEST_CASE("blocks too tiny for a finite 1/d quantize to zero values", "[ops][quantize]") {
+  // Block 0: x = {1e-38, -5e-39, 0, ...}.
+  //   Q8_0: amax = 1e-38, d = amax / 127 ≈ 7.9e-41 (subnormal), 1/d ≈ 1.3e40 overflows float: id
+  //   = 0, so d rounds to f16 +0 (0x0000) and every quant is 0.
+  //   Q4_0: m = 1e-38 (first largest magnitude), d = m / -8 = -1.25e-39, 1/d ≈ -8e38 overflows:
+  //   id = 0, d rounds to f16 -0 (0x8000), every nibble trunc(8.5) = 8 (bytes 0x88).
+  // Block 1: amax = 1e-37: Q8_0 d ≈ 7.9e-40 still overflows (quants 0, d 0x0000), while Q4_0 d =
+  //   -1.25e-38 has 1/d ≈ -8e37, finite: the normal path (d still rounds to f16 -0, 0x8000).
+  // Block 2: a normal block after them is untouched.
+  std::vector<float> x(96, 0.0f);
+  x[0] = 1e-38f;
+  x[1] = -5e-39f;
+  x[32] = 1e-37f;
+  x[40] = -3e-38f;
+  for (int j = 0; j < 32; ++j) x[std::size_t(64 + j)] = float(j - 16);
+  for (bool fast : {false, true}) {
+    INFO("fast = " << fast);
+    const auto q8 = quantize<block_q8_0>(x, fast);
+    const auto q4 = quantize<block_q4_0>(x, fast);
+    CHECK(block_is(q8[0], 0x0000, 0x00));
+    CHECK(block_is(q4[0], 0x8000, 0x88));
+    CHECK(block_is(q8[1], 0x0000, 0x00));
+    CHECK(q4[1].d.bits == 0x8000);
+    // x[32] = m -> q = trunc(-8 + 8.5) = 0; x[40] = -0.3 m -> trunc(2.4 + 8.5) = 10; zeros -> 8
+    CHECK(q4[1].qs[0] == 0x80);
+    CHECK(q4[1].qs[8] == 0x8a);
+    CHECK(q8[2].d.bits == 0x3008);  // 16 / 127 = 0.12598 -> f16 2^-3 * (1 + 8/1024)
+    CHECK(q8[2].qs[0] == -127);
+    std::vector<float> y(96);
+    arx::ops::dequantize_row(std::span<const block_q8_0>(q8), std::span<float>(y));
+    for (std::size_t i = 0; i < 64; ++i) CHECK(y[i] == 0.0f);
+  }
+  CHECK(same_bytes(quantize<block_q8_0>(x, true), quantize<block_q8_0>(x, false)));
+  CHECK(same_bytes(quantize<block_q4_0>(x, true), quantize<block_q4_0>(x, false)));
+  // Many tiny blocks across the threshold, both signs: fast == ref, and no UB (sanitizer builds).
+  ops_test::rng r(77);
+  std::vector<float> t(32 * 64);
+  for (std::size_t b = 0; b < 64; ++b)
+    for (std::size_t j = 0; j < 32; ++j)
+      t[32 * b + j] = r.uniform(-1.0f, 1.0f) * std::ldexp(1.0f, -136 + int(b % 16));
+  CHECK(same_bytes(quantize<block_q8_0>(t, true), quantize<block_q8_0>(t, false)));
+  CHECK(same_bytes(quantize<block_q4_0>(t, true), quantize<block_q4_0>(t, false)));
+}
+
 TEST_CASE("fast quantize_row gives the reference bytes", "[ops][quantize]") {
   ops_test::rng r(11);
   for (std::size_t n : block_lengths) {

@@ -3,6 +3,7 @@
 // relative-position property, partial rotation, strided heads, batches and argument checks.
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <arx/ops/rope.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -294,4 +295,29 @@ TEST_CASE("rope argument checks", "[ops][rope]") {
                                  std::span<const std::int64_t>(pos), {.n_rot = 8}),
                   arx::shape_error);
   CHECK_NOTHROW(arx::ops::rope(v, 3, {.n_rot = 0}));  // nothing rotated
+}
+
+TEST_CASE("rope validates n_rot before building its table", "[ops][rope]") {
+  // n_rot = 2e9 would need an 8 GB table and 1e9 sincos before the head_dim check; it must throw
+  // at once (the same shape_error as any n_rot > head_dim).
+  std::vector<float> x(2 * 8);
+  auto v = heads(x, 2, 8);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(arx::ops::rope(v, 1, {.n_rot = 2'000'000'000}), arx::shape_error);
+  CHECK_THROWS_AS(arx::ops::ref::rope(v, 1, {.n_rot = 2'000'000'000}), arx::shape_error);
+  const std::vector<std::int64_t> pos = {1, 2};
+  CHECK_THROWS_AS(arx::ops::rope(arx::tensor_view<float>(x.data(), {2, 1, 8}),
+                                 std::span<const std::int64_t>(pos), {.n_rot = 2'000'000'000}),
+                  arx::shape_error);
+  CHECK_THROWS_AS(arx::ops::rope(v, 1, {.n_rot = 2'000'000'001}), arx::invalid_argument);
+  CHECK_THROWS_AS(arx::ops::rope(v, 1, {.n_rot = 2'000'000'000, .freq_base = -1.0f}),
+                  arx::invalid_argument);
+  // a 1-D x with a huge n_rot: the rank is checked before the table too
+  CHECK_THROWS_AS(arx::ops::rope(arx::tensor_view<float>(x.data(), {16}), 0,
+                                 {.n_rot = 2'000'000'000}),
+                  arx::shape_error);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(seconds < 1.0);
+  for (float f : x) CHECK(f == 0.0f);  // nothing was touched
 }
