@@ -32,6 +32,12 @@ class aligned_buffer {
   aligned_buffer() = default;
   explicit aligned_buffer(std::size_t bytes) : size_(bytes) {
     if (bytes == 0) return;
+    // No object may exceed PTRDIFF_MAX bytes; refusing here also keeps sanitizer runtimes (which
+    // abort on such sizes instead of throwing) out of the way.
+    if (bytes > std::size_t(PTRDIFF_MAX)) {
+      size_ = 0;
+      throw memory_error("cannot allocate " + std::to_string(bytes) + " bytes (above PTRDIFF_MAX)");
+    }
     try {
       data_ = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{buffer_alignment}));
     } catch (const std::bad_alloc&) {

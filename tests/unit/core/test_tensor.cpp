@@ -68,6 +68,7 @@ TEST_CASE("type_info covers block sizes, visit_dtype dispatches and rejects", "[
 TEST_CASE("impossible tensor sizes are typed errors, not crashes", "[core][tensor]") {
   CHECK_THROWS_AS(arx::tensor<float>({std::int64_t(1) << 62}), arx::shape_error);  // bytes overflow
   CHECK_THROWS_AS(arx::tensor<float>({std::int64_t(1) << 61}), arx::memory_error);  // 8 EiB
+  CHECK_THROWS_AS(arx::aligned_buffer(std::size_t(1) << 63), arx::memory_error);
   CHECK_THROWS_AS(arx::shape_t({std::int64_t(1) << 40, std::int64_t(1) << 40}), arx::shape_error);
   CHECK_THROWS_AS(arx::shape_t({-1}), arx::shape_error);
 }
