@@ -1,7 +1,7 @@
 // arx/core/error.hpp — the typed exceptions arx throws.
 //
 // Every error names what went wrong and where (file, byte offset, tensor or key name, shapes).
-// Library code never calls exit() or abort() on bad input: it throws one of these.
+// Library code never ends the process on bad input: it throws one of these.
 //
 //   arx::error                    base of everything arx throws (derives std::runtime_error)
 //   ├─ arx::io_error              the OS refused: open, stat, mmap failed (carries the path)
