@@ -20,3 +20,5 @@
 #include "arx/ops/activation.hpp"
 #include "arx/io/gguf.hpp"
 #include "arx/io/gguf_writer.hpp"
+#include "arx/tokenizer/vocab.hpp"
+#include "arx/tokenizer/spm.hpp"

@@ -1,0 +1,313 @@
+// The SentencePiece tokenizer against llama.cpp: every case of its llama-spm tokenizer suite, and
+// the prompts, pieces and detokenized text of the golden runs of every SentencePiece model.
+#include <catch2/catch.hpp>
+
+#include <arx/io/gguf.hpp>
+#include <arx/tokenizer/spm.hpp>
+
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "reference/reference.hpp"
+
+namespace {
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  REQUIRE(in);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A minimal JSON reader for the golden files (objects, arrays, strings, numbers, literals).
+struct json {
+  enum kind_t { null, boolean, number, string, array, object } kind = null;
+  double num = 0;
+  std::string str;
+  std::vector<json> items;
+  std::map<std::string, json> fields;
+  const json& operator[](const std::string& k) const {
+    auto it = fields.find(k);
+    if (it == fields.end()) FAIL("JSON key " << k << " missing");
+    return it->second;
+  }
+  bool has(const std::string& k) const { return fields.count(k) != 0; }
+};
+
+struct json_parser {
+  std::string_view s;
+  std::size_t i = 0;
+  void ws() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) ++i;
+  }
+  static void put_utf8(std::string& o, std::uint32_t c) {
+    if (c < 0x80) {
+      o += char(c);
+    } else if (c < 0x800) {
+      o += char(0xc0 | (c >> 6));
+      o += char(0x80 | (c & 63));
+    } else if (c < 0x10000) {
+      o += char(0xe0 | (c >> 12));
+      o += char(0x80 | ((c >> 6) & 63));
+      o += char(0x80 | (c & 63));
+    } else {
+      o += char(0xf0 | (c >> 18));
+      o += char(0x80 | ((c >> 12) & 63));
+      o += char(0x80 | ((c >> 6) & 63));
+      o += char(0x80 | (c & 63));
+    }
+  }
+  std::uint32_t hex4() {
+    const std::uint32_t v = std::uint32_t(std::stoul(std::string(s.substr(i, 4)), nullptr, 16));
+    i += 4;
+    return v;
+  }
+  std::string str() {
+    std::string o;
+    ++i;  // opening quote
+    while (s[i] != '"') {
+      if (s[i] != '\\') {
+        o += s[i++];
+        continue;
+      }
+      const char e = s[i + 1];
+      i += 2;
+      switch (e) {
+        case 'n': o += '\n'; break;
+        case 't': o += '\t'; break;
+        case 'r': o += '\r'; break;
+        case 'b': o += '\b'; break;
+        case 'f': o += '\f'; break;
+        case 'u': {
+          std::uint32_t c = hex4();
+          if (c >= 0xd800 && c < 0xdc00 && s.substr(i, 2) == "\\u") {
+            i += 2;
+            const std::uint32_t lo = hex4();
+            c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+          }
+          put_utf8(o, c);
+          break;
+        }
+        default: o += e;
+      }
+    }
+    ++i;
+    return o;
+  }
+  json value() {
+    ws();
+    json v;
+    if (s[i] == '{') {
+      v.kind = json::object;
+      ++i;
+      ws();
+      if (s[i] == '}') return ++i, v;
+      for (;;) {
+        ws();
+        std::string k = str();
+        ws();
+        ++i;  // ':'
+        v.fields[k] = value();
+        ws();
+        if (s[i++] == '}') break;
+      }
+    } else if (s[i] == '[') {
+      v.kind = json::array;
+      ++i;
+      ws();
+      if (s[i] == ']') return ++i, v;
+      for (;;) {
+        v.items.push_back(value());
+        ws();
+        if (s[i++] == ']') break;
+      }
+    } else if (s[i] == '"') {
+      v.kind = json::string;
+      v.str = str();
+    } else if (s.substr(i, 4) == "true" || s.substr(i, 4) == "null") {
+      v.kind = s[i] == 't' ? json::boolean : json::null;
+      v.num = s[i] == 't';
+      i += 4;
+    } else if (s.substr(i, 5) == "false") {
+      v.kind = json::boolean;
+      i += 5;
+    } else {
+      v.kind = json::number;
+      std::size_t used = 0;
+      v.num = std::stod(std::string(s.substr(i, 40)), &used);
+      i += used;
+    }
+    return v;
+  }
+};
+
+json parse_json(const std::string& text) {
+  json_parser p{text};
+  return p.value();
+}
+
+std::vector<std::int32_t> ids_of(const json& a) {
+  std::vector<std::int32_t> out;
+  for (const auto& x : a.items) out.push_back(std::int32_t(x.num));
+  return out;
+}
+
+std::string from_hex(const std::string& h) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+    out += char(std::stoi(h.substr(i, 2), nullptr, 16));
+  return out;
+}
+
+std::string show_ids(const std::vector<std::int32_t>& ids) {
+  std::ostringstream o;
+  for (auto id : ids) o << id << ' ';
+  return o.str();
+}
+
+// Invalid UTF-8 replaced by U+FFFD per maximal subpart (as Python, which wrote the JSON, does).
+std::string sanitized(const std::string& s) {
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t len = 0;
+    if (arx::utf8::classify(p + i, s.size() - i, len) == arx::utf8::status::valid)
+      out.append(s, i, len);
+    else
+      out += "\xef\xbf\xbd";
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("spm tokenizer passes the llama-spm suite of llama.cpp", "[tokenizer][spm][reference]") {
+  const auto dir = arx_test::reference_dir() / "vocab";
+  const auto tok =
+      arx::spm_tokenizer::from_gguf(arx::gguf::open((dir / "ggml-vocab-llama-spm.gguf").string()));
+  CHECK(tok.vocab().size() == 32000);
+
+  // Cases are separated by "\n__ggml_vocab_test__\n" (the file ends with one), exactly as
+  // llama.cpp's test-tokenizer-0 splits them; the .out file has one line of ids per case.
+  const std::string inp = read_all(dir / "ggml-vocab-llama-spm.gguf.inp");
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> cases;
+  for (std::size_t pos = 0; pos < inp.size();) {
+    const std::size_t next = inp.find(sep, pos);
+    if (next == std::string::npos) {
+      cases.push_back(inp.substr(pos));
+      break;
+    }
+    cases.push_back(inp.substr(pos, next - pos));
+    pos = next + sep.size();
+  }
+  std::vector<std::vector<std::int32_t>> expected;
+  {
+    std::istringstream out(read_all(dir / "ggml-vocab-llama-spm.gguf.out"));
+    for (std::string line; std::getline(out, line);) {
+      std::istringstream ls(line);
+      std::vector<std::int32_t> ids;
+      for (std::int32_t id; ls >> id;) ids.push_back(id);
+      expected.push_back(ids);
+    }
+  }
+  REQUIRE(cases.size() == 46);
+  REQUIRE(expected.size() == cases.size());
+
+  std::size_t passed = 0;
+  for (std::size_t k = 0; k < cases.size(); ++k) {
+    const auto got = tok.encode(cases[k], false);
+    INFO("case " << k << " \"" << arx::gguf::escape(cases[k], 200) << "\"\n got      "
+                 << show_ids(got) << "\n expected " << show_ids(expected[k]));
+    CHECK(got == expected[k]);
+    passed += got == expected[k];
+    // SentencePiece round trip: without BOS the leading space prefix is stripped again.
+    CHECK(tok.decode(got) == cases[k]);
+  }
+  WARN("llama-spm suite: " << passed << "/" << cases.size() << " cases agree with llama.cpp");
+  CHECK(passed == cases.size());
+}
+
+TEST_CASE("spm tokenizer reproduces the golden prompts", "[tokenizer][spm][reference]") {
+  const auto root = arx_test::reference_dir();
+  std::map<std::string, std::unique_ptr<arx::spm_tokenizer>> tokenizers;
+  std::size_t checked = 0, passed = 0, skipped = 0;
+  for (const auto& d : std::filesystem::directory_iterator(root / "golden")) {
+    if (!d.is_directory() || d.path().filename() == "prompts") continue;
+    const std::string model_name = d.path().filename().string();
+    const auto model_path = root / "models" / (model_name + ".gguf");
+    const auto alt_path = root / "models" / (model_name + ".f32.gguf");
+    const auto path = std::filesystem::exists(model_path) ? model_path : alt_path;
+    REQUIRE(std::filesystem::exists(path));
+    const auto file = arx::gguf::open(path.string());
+    if (file.get_or("tokenizer.ggml.model", "llama") != std::string_view("llama")) {
+      ++skipped;  // byte-level BPE, not this tokenizer
+      continue;
+    }
+    const arx::spm_tokenizer tok = arx::spm_tokenizer::from_gguf(file);
+    for (const auto& js : arx_test::reference_files("golden/" + model_name, ".json")) {
+      const json g = parse_json(read_all(js));
+      INFO(js.string());
+      const std::string prompt = g["prompt"].str;
+      const bool add_bos = g["tokenize"]["add_special"].num != 0 && tok.vocab().add_bos();
+      CHECK(add_bos == (g["tokenize"]["vocab_add_bos"].num != 0));
+      const auto want = ids_of(g["prompt_ids"]);
+      const auto got = tok.encode(prompt, add_bos);
+      INFO("got " << show_ids(got) << " expected " << show_ids(want));
+      bool ok = got == want;
+      CHECK(got == want);
+
+      // Every piece, byte for byte (llama.cpp printed them with special tokens rendered).
+      const auto greedy = ids_of(g["greedy_ids"]);
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        const bool same = tok.piece(want[i], true) == from_hex(g["prompt_pieces_hex"].items[i].str);
+        CHECK(same);
+        ok = ok && same;
+      }
+      for (std::size_t i = 0; i < greedy.size(); ++i) {
+        const bool same = tok.piece(greedy[i], true) == from_hex(g["greedy_pieces_hex"].items[i].str);
+        CHECK(same);
+        ok = ok && same;
+      }
+
+      // llama.cpp's detokenization of prompt + generation (BOS consumes the space strip, so it
+      // starts with " " + prompt); the JSON holds it with invalid UTF-8 as U+FFFD.
+      std::vector<std::int32_t> all = want;
+      all.insert(all.end(), greedy.begin(), greedy.end());
+      const std::string full = tok.decode(all);
+      CHECK(sanitized(full) == g["full_detokenized"].str);
+      ok = ok && sanitized(full) == g["full_detokenized"].str;
+      const std::string prompt_text = tok.decode(want);
+      const std::string expect_prompt = (tok.vocab().add_space_prefix() ? " " : "") + prompt;
+      if (g["full_detokenized"].str.rfind(expect_prompt, 0) == 0) {
+        CHECK(prompt_text == expect_prompt);
+        ok = ok && prompt_text == expect_prompt;
+      }
+
+      // The streaming detokenizer yields the same text, valid UTF-8 at every step.
+      arx::detokenizer stream(tok);
+      std::string streamed;
+      for (auto id : all) {
+        const std::string part = stream.push(id);
+        CHECK(arx::utf8::first_invalid(part) == std::string_view::npos);
+        streamed += part;
+      }
+      streamed += stream.flush();
+      CHECK(streamed == sanitized(full));
+      ok = ok && streamed == sanitized(full);
+
+      ++checked;
+      passed += ok;
+    }
+  }
+  WARN("golden prompts: " << passed << "/" << checked << " agree with llama.cpp (" << skipped
+                          << " BPE model folders skipped)");
+  CHECK(checked > 0);
+  CHECK(passed == checked);
+}
