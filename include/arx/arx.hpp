@@ -22,3 +22,5 @@
 #include "arx/io/gguf_writer.hpp"
 #include "arx/tokenizer/vocab.hpp"
 #include "arx/tokenizer/spm.hpp"
+#include "arx/model/config.hpp"
+#include "arx/model/kv_cache.hpp"
