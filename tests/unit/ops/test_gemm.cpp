@@ -7,13 +7,7 @@
 
 #include "unit/ops/ops_test_util.hpp"
 
-// Eigen's AVX-512 product kernels trip GCC 12's -Wmaybe-uninitialized inside the compiler's own
-// intrinsic headers (GCC bug 105593); the warning is not about this code.
-#if defined(__GNUC__) && !defined(__clang__)
-#  pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#  pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-#include <Eigen/Dense>
+#include "unit/ops/matmul_test_util.hpp"
 
 #include <bit>
 #include <cmath>
@@ -25,9 +19,7 @@ using arx::block_q8_0;
 
 namespace {
 
-struct shape {
-  std::size_t rows, cols;
-};
+using ops_test::shape;
 
 template <class T>
 std::vector<shape> shapes() {
