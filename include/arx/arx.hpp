@@ -24,3 +24,5 @@
 #include "arx/tokenizer/spm.hpp"
 #include "arx/model/config.hpp"
 #include "arx/model/kv_cache.hpp"
+#include "arx/model/weights.hpp"
+#include "arx/model/transformer.hpp"

@@ -9,6 +9,7 @@
 //   ├─ arx::unsupported_error     well-formed but not supported (e.g. a weight type with no kernel)
 //   ├─ arx::shape_error           tensor shapes that do not fit together
 //   ├─ arx::invalid_argument      a caller's argument is out of its domain
+//   │  └─ arx::context_error      tokens that do not fit in a sequence's context
 //   ├─ arx::memory_error          an allocation of the stated size failed
 //   └─ arx::key_error             a named thing (metadata key, tensor) is absent or has another type
 #pragma once
@@ -64,6 +65,13 @@ class shape_error : public error {
 class invalid_argument : public error {
  public:
   using error::error;
+};
+
+/// A batch of tokens does not fit in the sequence's context (prompt longer than the context,
+/// generation past its end). A kind of invalid_argument: the call changed nothing.
+class context_error : public invalid_argument {
+ public:
+  using invalid_argument::invalid_argument;
 };
 
 class memory_error : public error {

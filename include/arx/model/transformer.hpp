@@ -1,0 +1,337 @@
+// arx/model/transformer.hpp — the Llama-family decoder: shared immutable weights, per-sequence
+// state owned by the caller, one forward entry point for a batch of tokens.
+//
+//   auto model = arx::transformer<float>::load("model.gguf");    // KV cache element: float or f16
+//   auto seq = model.new_sequence();                              // context = training context
+//   auto out = model.forward(seq, prompt_ids);                    // one batch (matrix-matrix)
+//   out.logits.row(0)                                             // [n_vocab] after the last token
+//   out = model.forward(seq, std::span(&next, 1));                // one more position
+//
+// The SIMD tier is fixed at compile time (see arx/config.hpp); the KV element type is the template
+// parameter. A transformer is a cheap handle (a shared_ptr to the weights): copy it, use it from
+// many threads at once, each with its own sequence.
+//
+// Data flow of forward() for a batch of n tokens at positions [pos, pos + n), per layer l:
+//   x      [n][n_embd]      residual stream, starts as the token embeddings
+//   xn     [n][n_embd]      rms_norm(x) * attn_norm
+//   q      [n][n_head][head_dim] = xn · Wqᵀ,  k, v [n][n_head_kv][head_dim] = xn · Wkᵀ, xn · Wvᵀ
+//   RoPE on q and k (pairs (2i, 2i+1), angle (pos + t) · base^(−2i / n_rot)); k, v → KV cache
+//   att    [n][n_head][head_dim]  causal attention of token t over cache positions [0, pos + t]
+//   x     += att · Woᵀ
+//   xn     = rms_norm(x) * ffn_norm;   x += (silu(xn · Wgateᵀ) ⊙ (xn · Wupᵀ)) · Wdownᵀ
+// then hidden = rms_norm(x) * output_norm and logits = hidden · Woutputᵀ for the rows asked for.
+//
+// Every matrix product is ops::gemm, which is batch-invariant: a token's logits are bit-identical
+// whether the prompt is evaluated as one batch or token by token. Quantized matrices (Q8_0, Q4_0)
+// multiply Q8_0-quantized activations (as llama.cpp does); F32/F16/BF16 ones use f32 activations.
+//
+// Attention per token: for each query head h (KV head g = h / (n_head / n_head_kv)), scores over
+// the p + 1 cached positions, one f32 softmax, then the weighted sum of values — time and memory
+// linear in the context, no [n][n] mask materialised.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "arx/config.hpp"
+#include "arx/core/error.hpp"
+#include "arx/core/half.hpp"
+#include "arx/core/memory.hpp"
+#include "arx/core/tensor.hpp"
+#include "arx/model/config.hpp"
+#include "arx/model/kv_cache.hpp"
+#include "arx/model/weights.hpp"
+#include "arx/ops/activation.hpp"
+#include "arx/ops/convert.hpp"
+#include "arx/ops/dot.hpp"
+#include "arx/ops/elementwise.hpp"
+#include "arx/ops/gemm.hpp"
+#include "arx/ops/norm.hpp"
+#include "arx/ops/rope.hpp"
+#include "arx/ops/softmax.hpp"
+
+ARX_NAMESPACE_BEGIN
+
+using token_id = std::int32_t;
+
+/// Which rows of a batch an output is wanted for.
+enum class rows {
+  none,  ///< no row
+  last,  ///< the last token of the batch (next-token prediction)
+  all,   ///< every token of the batch (scoring a prompt, speculative verification)
+};
+
+/// What forward() should return besides updating the KV cache.
+struct forward_request {
+  rows logits = rows::last;  ///< rows of logits
+  rows hidden = rows::none;  ///< rows of the final-norm hidden state (contrastive search)
+};
+
+/// Views into the sequence's buffers, valid until the next forward() on that sequence.
+struct forward_result {
+  tensor_view<const float> logits;  // {n_rows, n_vocab}; n_rows = 0, 1 or n per the request
+  tensor_view<const float> hidden;  // {n_rows, n_embd}: rms_norm(x) * output_norm
+};
+
+template <class KV>
+class transformer;
+
+/// The state of one sequence: its KV cache and the scratch buffers of forward(). Owned by the
+/// caller; a transformer never keeps a reference to it. Move-only; clone() forks it.
+template <class KV = float>
+class sequence {
+ public:
+  sequence(sequence&&) noexcept = default;
+  sequence& operator=(sequence&&) noexcept = default;
+
+  std::int64_t size() const noexcept { return cache_.size(); }          // positions held
+  std::int64_t capacity() const noexcept { return cache_.capacity(); }  // context size
+  /// Rolls back to the first n positions (invalid_argument when n is not in [0, size()]).
+  void truncate(std::int64_t n) { cache_.truncate(n); }
+  /// Forgets every position.
+  void clear() noexcept { cache_.clear(); }
+  /// Deep copy of the cache (scratch is not copied; it is regrown on demand).
+  sequence clone() const { return sequence(cache_.clone()); }
+  const kv_cache<KV>& cache() const noexcept { return cache_; }
+
+ private:
+  friend class transformer<KV>;
+  explicit sequence(kv_cache<KV> c) : cache_(std::move(c)) {}
+
+  // Scratch of forward(), grown to the largest batch seen (see transformer's file comment).
+  struct scratch {
+    std::int64_t tokens = 0;  // batch size the buffers hold
+    std::vector<float> x, xn, q, k, v, att, tmp, gate, up;  // [tokens][width]
+    std::vector<float> cos, sin;                           // [tokens][n_rot / 2]
+    std::vector<float> scores;                             // [capacity]
+    std::vector<float> v_row;                              // [head_dim] (f16 values as float)
+    std::vector<float> hidden, logits;                     // [rows][n_embd], [rows][n_vocab]
+    aligned_buffer quant;                                  // quantized activations for gemm
+  };
+
+  kv_cache<KV> cache_;
+  scratch s_;
+};
+
+template <class KV = float>
+class transformer {
+  static_assert(std::is_same_v<KV, float> || std::is_same_v<KV, f16>,
+                "the KV cache stores float or arx::f16");
+
+ public:
+  using kv_type = KV;
+  using sequence_type = sequence<KV>;
+
+  explicit transformer(std::shared_ptr<const llama_weights> w) : w_(std::move(w)) {
+    if (!w_) throw invalid_argument("transformer: null weights");
+  }
+  /// Maps and validates a GGUF file (see llama_weights for the errors).
+  static transformer load(const std::string& path) { return transformer(llama_weights::load(path)); }
+
+  const model_config& config() const noexcept { return w_->config(); }
+  const llama_weights& weights() const noexcept { return *w_; }
+  std::shared_ptr<const llama_weights> shared_weights() const noexcept { return w_; }
+
+  /// A new, empty sequence. capacity 0 means the training context (n_ctx_train); a capacity
+  /// above it needs context_limit::unlimited (invalid_argument otherwise).
+  sequence<KV> new_sequence(std::int64_t capacity = 0,
+                            context_limit limit = context_limit::training) const {
+    if (capacity < 0)
+      throw invalid_argument("transformer::new_sequence: capacity " + std::to_string(capacity) +
+                             " is negative");
+    if (capacity == 0) capacity = config().n_ctx_train;
+    return sequence<KV>(kv_cache<KV>(config(), capacity, limit));
+  }
+
+  /// Appends `tokens` at positions [seq.size(), seq.size() + n).
+  forward_result forward(sequence<KV>& seq, std::span<const token_id> tokens,
+                         forward_request req = {}) const {
+    return forward(seq, tokens, seq.size(), req);
+  }
+
+  /// Evaluates `tokens` at positions [pos, pos + n) as one batch and commits them to the cache.
+  /// pos must be in [0, seq.size()]; pos < seq.size() first rolls the cache back to pos.
+  /// Errors, thrown before anything changes: empty batch, pos out of range, token id outside
+  /// [0, n_vocab) -> invalid_argument; pos + n > capacity -> context_error.
+  forward_result forward(sequence<KV>& seq, std::span<const token_id> tokens, std::int64_t pos,
+                         forward_request req = {}) const {
+    check_batch(seq, tokens, pos);
+    const model_config& c = config();
+    const std::int64_t n = std::int64_t(tokens.size());
+    if (pos < seq.size()) seq.truncate(pos);
+    auto& s = seq.s_;
+    reserve(s, n, seq.capacity());
+
+    const std::int64_t q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
+    const auto x = mat(s.x, n, c.n_embd), xn = mat(s.xn, n, c.n_embd), tmp = mat(s.tmp, n, c.n_embd);
+    const auto q = mat(s.q, n, q_dim), k = mat(s.k, n, kv_dim), v = mat(s.v, n, kv_dim);
+    const auto att = mat(s.att, n, q_dim);
+    const auto gate = mat(s.gate, n, c.n_ff), up = mat(s.up, n, c.n_ff);
+    const std::span<std::byte> quant(s.quant.data(), s.quant.size());
+
+    for (std::int64_t t = 0; t < n; ++t) w_->embed(tokens[std::size_t(t)], x.row(t));
+    const std::size_t half = std::size_t(c.n_rot / 2);
+    const ops::rope_params rp{int(c.n_rot), c.rope_freq_base, 1.0f, ops::rope_layout::normal};
+    for (std::int64_t t = 0; t < n; ++t)
+      ops::rope_sincos(pos + t, rp, std::span(s.cos).subspan(std::size_t(t) * half, half),
+                       std::span(s.sin).subspan(std::size_t(t) * half, half));
+
+    for (std::int64_t l = 0; l < c.n_layer; ++l) {
+      const layer_weights& L = w_->layer(l);
+      // Attention block.
+      ops::rms_norm(x, L.attn_norm, c.rms_eps, xn);
+      ops::gemm(L.wq, xn, q, quant);
+      ops::gemm(L.wk, xn, k, quant);
+      ops::gemm(L.wv, xn, v, quant);
+      for (std::int64_t t = 0; t < n; ++t) {
+        const auto cs = std::span<const float>(s.cos).subspan(std::size_t(t) * half, half);
+        const auto sn = std::span<const float>(s.sin).subspan(std::size_t(t) * half, half);
+        ops::rope_apply(heads(q.row(t), c.n_head), cs, sn, rp.layout);
+        ops::rope_apply(heads(k.row(t), c.n_head_kv), cs, sn, rp.layout);
+      }
+      seq.cache_.write(l, pos, k.flat(), v.flat());
+      for (std::int64_t t = 0; t < n; ++t) attend(seq, s, l, pos + t + 1, q.row(t), att.row(t));
+      ops::gemm(L.wo, att, tmp, quant);
+      ops::add(x.flat(), tmp.flat());
+      // MLP block.
+      ops::rms_norm(x, L.ffn_norm, c.rms_eps, xn);
+      ops::gemm(L.w_gate, xn, gate, quant);
+      ops::gemm(L.w_up, xn, up, quant);
+      ops::swiglu(gate.flat(), up.flat(), gate.flat());
+      ops::gemm(L.w_down, gate, tmp, quant);
+      ops::add(x.flat(), tmp.flat());
+    }
+    seq.cache_.advance(n);
+
+    // Output rows: the final norm of the rows either output needs, then the logits.
+    const rows want = std::max(req.logits, req.hidden);  // none < last < all
+    const std::int64_t first = want == rows::all ? 0 : n - 1;
+    const std::int64_t n_out = want == rows::none ? 0 : n - first;
+    forward_result r;
+    if (n_out == 0) return r;
+    grow(s.hidden, n_out * c.n_embd);
+    const auto hidden = mat(s.hidden, n_out, c.n_embd);
+    ops::rms_norm(tensor_view<const float>(x.rows(first, n)), w_->output_norm(), c.rms_eps, hidden);
+    const auto pick = [&](rows which, tensor_view<const float> all) {
+      if (which == rows::none) return tensor_view<const float>(all.data(), shape_t{0, all.shape(1)});
+      if (which == rows::last && want == rows::all) return all.rows(n_out - 1, n_out);
+      return all;
+    };
+    if (req.logits != rows::none) {
+      const std::int64_t nl = req.logits == rows::all ? n_out : 1;
+      grow(s.logits, nl * c.n_vocab);
+      const auto logits = mat(s.logits, nl, c.n_vocab);
+      ops::gemm(w_->output(), tensor_view<const float>(hidden.rows(n_out - nl, n_out)), logits,
+                quant);
+      r.logits = logits;
+    } else {
+      r.logits = tensor_view<const float>(s.logits.data(), shape_t{0, c.n_vocab});
+    }
+    r.hidden = pick(req.hidden, hidden);
+    return r;
+  }
+
+ private:
+  void check_batch(const sequence<KV>& seq, std::span<const token_id> tokens,
+                   std::int64_t pos) const {
+    if (tokens.empty()) throw invalid_argument("transformer::forward: empty batch of tokens");
+    if (pos < 0 || pos > seq.size())
+      throw invalid_argument("transformer::forward: position " + std::to_string(pos) +
+                             " is outside [0, " + std::to_string(seq.size()) +
+                             "] (the sequence holds " + std::to_string(seq.size()) +
+                             " positions)");
+    const std::int64_t n_vocab = config().n_vocab;
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] < 0 || tokens[i] >= n_vocab)
+        throw invalid_argument("transformer::forward: token id " + std::to_string(tokens[i]) +
+                               " at batch index " + std::to_string(i) + " is outside [0, " +
+                               std::to_string(n_vocab) + ")");
+    const std::int64_t n = std::int64_t(tokens.size());
+    if (n > seq.capacity() - pos)
+      throw context_error("transformer::forward: " + std::to_string(n) + " tokens at position " +
+                          std::to_string(pos) + " need a context of " + std::to_string(pos + n) +
+                          ", the sequence's context is " + std::to_string(seq.capacity()));
+  }
+
+  static void grow(std::vector<float>& b, std::int64_t n) {
+    if (std::int64_t(b.size()) < n) b.resize(std::size_t(n));
+  }
+
+  // Sizes every scratch buffer for a batch of n tokens.
+  void reserve(typename sequence<KV>::scratch& s, std::int64_t n, std::int64_t capacity) const {
+    const model_config& c = config();
+    if (s.tokens < n) {
+      const std::int64_t q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
+      for (auto* b : {&s.x, &s.xn, &s.tmp}) grow(*b, n * c.n_embd);
+      for (auto* b : {&s.q, &s.att}) grow(*b, n * q_dim);
+      for (auto* b : {&s.k, &s.v}) grow(*b, n * kv_dim);
+      for (auto* b : {&s.gate, &s.up}) grow(*b, n * c.n_ff);
+      for (auto* b : {&s.cos, &s.sin}) grow(*b, n * (c.n_rot / 2));
+      std::size_t qb = 0;
+      const auto need = [&](const any_tensor_view& m) {
+        qb = std::max(qb, ops::gemm_scratch_bytes(m.type(), n, m.shape(1)));
+      };
+      need(w_->output());
+      for (std::int64_t l = 0; l < c.n_layer; ++l) {
+        const layer_weights& L = w_->layer(l);
+        for (const any_tensor_view* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+          need(*m);
+      }
+      if (s.quant.size() < qb) s.quant = aligned_buffer(qb);
+      s.tokens = n;
+    }
+    grow(s.scores, capacity);
+    grow(s.v_row, c.head_dim);
+  }
+
+  // A [rows][cols] view of the front of a scratch buffer.
+  static tensor_view<float> mat(std::vector<float>& b, std::int64_t rows, std::int64_t cols) {
+    return tensor_view<float>(b.data(), shape_t{rows, cols});
+  }
+  // One token's row of heads side by side as {n_heads, head_dim}.
+  tensor_view<float> heads(std::span<float> row, std::int64_t n_heads) const {
+    return tensor_view<float>(row.data(), shape_t{n_heads, config().head_dim});
+  }
+
+  // Causal attention of one token over cache positions [0, end) of layer l.
+  //   q: [n_head][head_dim] (RoPE applied);  out: [n_head][head_dim]
+  void attend(const sequence<KV>& seq, typename sequence<KV>::scratch& s, std::int64_t l,
+              std::int64_t end, std::span<const float> q, std::span<float> out) const {
+    const model_config& c = config();
+    const std::size_t hd = std::size_t(c.head_dim);
+    const std::int64_t group = c.n_head / c.n_head_kv;
+    const tensor_view<const KV> keys = seq.cache_.k(l, end);    // {end, n_head_kv, head_dim}
+    const tensor_view<const KV> values = seq.cache_.v(l, end);  // {end, n_head_kv, head_dim}
+    const float scale = 1.0f / std::sqrt(float(c.head_dim));
+    const std::span<float> scores(s.scores.data(), std::size_t(end));
+    for (std::int64_t h = 0; h < c.n_head; ++h) {
+      const std::int64_t g = h / group;
+      const std::span<const float> qh = q.subspan(std::size_t(h) * hd, hd);
+      for (std::int64_t j = 0; j < end; ++j)
+        scores[std::size_t(j)] = ops::dot(std::span<const KV>(&keys(j, g, 0), hd), qh);
+      ops::softmax(scores, scale);
+      const std::span<float> oh = out.subspan(std::size_t(h) * hd, hd);
+      std::fill(oh.begin(), oh.end(), 0.0f);
+      for (std::int64_t j = 0; j < end; ++j) {
+        const KV* vr = &values(j, g, 0);
+        if constexpr (std::is_same_v<KV, float>) {
+          ops::axpy(scores[std::size_t(j)], std::span<const float>(vr, hd), oh);
+        } else {
+          ops::convert(std::span<const KV>(vr, hd), std::span<float>(s.v_row.data(), hd));
+          ops::axpy(scores[std::size_t(j)], std::span<const float>(s.v_row.data(), hd), oh);
+        }
+      }
+    }
+  }
+
+  std::shared_ptr<const llama_weights> w_;
+};
+
+ARX_NAMESPACE_END

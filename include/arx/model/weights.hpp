@@ -1,0 +1,152 @@
+// arx/model/weights.hpp — the weights of a Llama-family decoder: zero-copy views into a GGUF
+// file, validated once, immutable afterwards.
+//
+// One llama_weights object can serve any number of sequences (threads included): nothing in it
+// changes after load. It owns the gguf::file, whose memory mapping the matrix views point into,
+// so the views live exactly as long as the object; share it with std::shared_ptr.
+//
+// Matrices stay in the file's type (F32, F16, BF16, Q8_0, Q4_0 — mixed freely per tensor) and
+// are never copied. The norm vectors (n_embd floats each) are converted to f32 once, whatever
+// their stored type. Errors at load, all naming the tensor or key:
+//   * everything model_config::from_gguf throws (missing key or tensor, wrong shape, architecture)
+//   * a matrix whose type has no kernel                               -> arx::unsupported_error
+//   * a norm vector that is not F32, F16 or BF16                      -> arx::unsupported_error
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "arx/config.hpp"
+#include "arx/core/dtype.hpp"
+#include "arx/core/error.hpp"
+#include "arx/core/tensor.hpp"
+#include "arx/io/gguf.hpp"
+#include "arx/model/config.hpp"
+#include "arx/ops/convert.hpp"
+#include "arx/ops/quantize.hpp"
+
+ARX_NAMESPACE_BEGIN
+
+/// The tensors of one transformer block. Matrix shapes are {n_out, n_in}.
+struct layer_weights {
+  std::vector<float> attn_norm;      // [n_embd]
+  any_tensor_view wq;                // {n_head * head_dim, n_embd}
+  any_tensor_view wk;                // {n_head_kv * head_dim, n_embd}
+  any_tensor_view wv;                // {n_head_kv * head_dim, n_embd}
+  any_tensor_view wo;                // {n_embd, n_head * head_dim}
+  std::vector<float> ffn_norm;       // [n_embd]
+  any_tensor_view w_gate;            // {n_ff, n_embd}
+  any_tensor_view w_up;              // {n_ff, n_embd}
+  any_tensor_view w_down;            // {n_embd, n_ff}
+};
+
+namespace detail {
+
+/// Row `r` of a matrix of any compute type, as floats (dequantized). out: [cols]
+inline void row_to_f32(const any_tensor_view& m, std::int64_t r, std::span<float> out) {
+  visit_dtype(
+      m.type(),
+      [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const std::span<const T> row = m.template as<T>().row(r);
+        if constexpr (std::is_same_v<T, float> || std::is_same_v<T, f16> ||
+                      std::is_same_v<T, bf16>)
+          ops::convert(row, out);
+        else
+          ops::dequantize_row(row, out);
+      },
+      m.name());
+}
+
+}  // namespace detail
+
+class llama_weights {
+  struct token {};  // keeps the constructor for make_shared only
+
+ public:
+  /// Maps and validates the GGUF file at `path`.
+  static std::shared_ptr<const llama_weights> load(const std::string& path) {
+    return from_file(gguf::open(path));
+  }
+  /// Takes ownership of an opened file (also in-memory ones from gguf::file::from_bytes).
+  static std::shared_ptr<const llama_weights> from_file(gguf::file f) {
+    return std::make_shared<const llama_weights>(token{}, std::move(f));
+  }
+
+  llama_weights(token, gguf::file f) : file_(std::move(f)), config_(model_config::from_gguf(file_)) {
+    token_embd_ = matrix("token_embd.weight");
+    output_ = config_.tied_output ? token_embd_ : matrix("output.weight");
+    output_norm_ = vector("output_norm.weight");
+    layers_.reserve(std::size_t(config_.n_layer));
+    for (std::int64_t l = 0; l < config_.n_layer; ++l) {
+      const std::string p = "blk." + std::to_string(l) + ".";
+      layer_weights w;
+      w.attn_norm = vector(p + "attn_norm.weight");
+      w.wq = matrix(p + "attn_q.weight");
+      w.wk = matrix(p + "attn_k.weight");
+      w.wv = matrix(p + "attn_v.weight");
+      w.wo = matrix(p + "attn_output.weight");
+      w.ffn_norm = vector(p + "ffn_norm.weight");
+      w.w_gate = matrix(p + "ffn_gate.weight");
+      w.w_up = matrix(p + "ffn_up.weight");
+      w.w_down = matrix(p + "ffn_down.weight");
+      layers_.push_back(std::move(w));
+    }
+  }
+
+  llama_weights(const llama_weights&) = delete;
+  llama_weights& operator=(const llama_weights&) = delete;
+
+  const model_config& config() const noexcept { return config_; }
+  const gguf::file& file() const noexcept { return file_; }
+  const any_tensor_view& token_embd() const noexcept { return token_embd_; }  // {n_vocab, n_embd}
+  const any_tensor_view& output() const noexcept { return output_; }  // {n_vocab, n_embd}
+  std::span<const float> output_norm() const noexcept { return output_norm_; }  // [n_embd]
+  const layer_weights& layer(std::int64_t i) const {
+    if (i < 0 || i >= config_.n_layer)
+      throw invalid_argument("llama_weights::layer(" + std::to_string(i) + "): the model has " +
+                             std::to_string(config_.n_layer) + " layers");
+    return layers_[std::size_t(i)];
+  }
+
+  /// Embedding of `id` as floats (dequantized). out: [n_embd]
+  void embed(std::int32_t id, std::span<float> out) const {
+    detail::row_to_f32(token_embd_, id, out);
+  }
+
+ private:
+  // A matrix view; its type must have kernels (checked here, so forward never hits it).
+  any_tensor_view matrix(const std::string& name) const {
+    any_tensor_view v = file_.tensor(name);
+    visit_dtype(v.type(), [](auto) {}, file_.path() + ": tensor '" + name + "'");
+    return v;
+  }
+
+  std::vector<float> vector(const std::string& name) const {
+    const any_tensor_view v = file_.tensor(name);
+    std::vector<float> out(std::size_t(v.shape().numel()));
+    const auto t = v.type();
+    if (t == ggml_type::f32)
+      ops::convert(std::span<const float>(v.as<float>().flat()), std::span<float>(out));
+    else if (t == ggml_type::f16)
+      ops::convert(std::span<const f16>(v.as<f16>().flat()), std::span<float>(out));
+    else if (t == ggml_type::bf16)
+      ops::convert(std::span<const bf16>(v.as<bf16>().flat()), std::span<float>(out));
+    else
+      throw unsupported_error(file_.path() + ": tensor '" + name + "' has type " + type_name(t) +
+                              "; norm weights must be F32, F16 or BF16");
+    return out;
+  }
+
+  gguf::file file_;
+  model_config config_;
+  any_tensor_view token_embd_, output_;
+  std::vector<float> output_norm_;
+  std::vector<layer_weights> layers_;
+};
+
+ARX_NAMESPACE_END
