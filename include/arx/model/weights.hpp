@@ -113,8 +113,15 @@ class llama_weights {
     return layers_[std::size_t(i)];
   }
 
-  /// Embedding of `id` as floats (dequantized). out: [n_embd]
+  /// Embedding of `id` as floats (dequantized). out: [n_embd]. invalid_argument when id is not
+  /// in [0, n_vocab) or out has another length.
   void embed(std::int32_t id, std::span<float> out) const {
+    if (id < 0 || id >= config_.n_vocab)
+      throw invalid_argument("llama_weights::embed: token id " + std::to_string(id) +
+                             " is outside [0, " + std::to_string(config_.n_vocab) + ")");
+    if (std::int64_t(out.size()) != config_.n_embd)
+      throw shape_error("llama_weights::embed: out has " + std::to_string(out.size()) +
+                        " values, n_embd is " + std::to_string(config_.n_embd));
     detail::row_to_f32(token_embd_, id, out);
   }
 
