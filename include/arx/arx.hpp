@@ -26,3 +26,5 @@
 #include "arx/model/kv_cache.hpp"
 #include "arx/model/weights.hpp"
 #include "arx/model/transformer.hpp"
+#include "arx/sampling/greedy.hpp"
+#include "arx/generation/generate.hpp"

@@ -1,0 +1,267 @@
+// generate: greedy text generation with a Llama-family GGUF model (llama.cpp-style options).
+//
+//   generate -m model.gguf -p "Once upon a time" -n 64
+//
+// stdout carries only the prompt text followed by the generated text, streamed and flushed as it
+// is produced (so it can be piped); everything else (model summary, SIMD target, timings, stop
+// reason) goes to stderr. Exit codes: 0 done, 1 an error from arx (bad file, prompt longer than
+// the context, ...), 2 bad command-line arguments.
+#include <arx/core/error.hpp>
+#include <arx/core/half.hpp>
+#include <arx/generation/generate.hpp>
+#include <arx/io/gguf.hpp>
+#include <arx/model/transformer.hpp>
+#include <arx/sampling/greedy.hpp>
+#include <arx/tokenizer/spm.hpp>
+
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace {
+
+void usage(std::FILE* out) {
+  std::fputs(
+      "usage: generate -m MODEL.gguf [-p PROMPT | -f FILE] [options]\n"
+      "Greedy generation: prints the prompt and its continuation on stdout (streamed);\n"
+      "model summary, timings and the stop reason go to stderr.\n"
+      "  -m, --model FILE       GGUF model (llama architecture, SentencePiece vocab)\n"
+      "  -p, --prompt TEXT      prompt text (default: empty, i.e. generate from BOS)\n"
+      "  -f, --file FILE        read the prompt from FILE (its bytes as they are)\n"
+      "  -n, --n-predict N      tokens to generate at most (default 64; -1: until the\n"
+      "                         context is full or EOS)\n"
+      "  -c, --ctx-size N       context size in tokens (default 0: the model's training\n"
+      "                         context; larger than it is allowed, with a warning)\n"
+      "  -t, --threads N        accepted for compatibility; arx currently runs on 1 thread\n"
+      "  -s, --seed N           accepted for compatibility; greedy selection ignores it\n"
+      "      --kv f32|f16       KV cache element type (default f32)\n"
+      "      --stop TEXT        stop when the generated text contains TEXT (repeatable);\n"
+      "                         TEXT itself is not printed\n"
+      "      --no-bos           do not add the BOS token even if the model asks for it\n"
+      "      --ignore-eos       keep generating after the end-of-sequence token\n"
+      "  -h, --help             show this text\n"
+      "Timings: 'prompt' is the one batched forward over the prompt; 'generation' is\n"
+      "everything after it (N tokens take N-1 single-token forwards: the first token comes\n"
+      "from the prompt's logits).\n"
+      "Exit status: 0 success, 1 error (message on stderr), 2 bad arguments.\n",
+      out);
+}
+
+struct options {
+  std::string model;
+  std::string prompt;
+  std::string prompt_file;
+  bool have_prompt = false, have_file = false;
+  std::int64_t n_predict = 64;
+  std::int64_t ctx = 0;
+  std::int64_t threads = 1;
+  std::int64_t seed = -1;
+  std::string kv = "f32";
+  std::vector<std::string> stops;
+  bool no_bos = false;
+  bool ignore_eos = false;
+};
+
+struct usage_error {
+  std::string what;
+};
+
+bool parse_int(const char* s, std::int64_t& v) {
+  const char* end = s + std::strlen(s);
+  const auto [p, ec] = std::from_chars(s, end, v);
+  return ec == std::errc() && p == end && p != s;
+}
+
+// Returns false for --help.
+bool parse(int argc, char** argv, options& o) {
+  auto value = [&](int& i) -> const char* {
+    if (i + 1 >= argc) throw usage_error{std::string("option ") + argv[i] + " needs a value"};
+    return argv[++i];
+  };
+  auto integer = [&](int& i) {
+    const char* name = argv[i];
+    const char* s = value(i);
+    std::int64_t v = 0;
+    if (!parse_int(s, v))
+      throw usage_error{std::string("option ") + name + ": '" + s + "' is not an integer"};
+    return v;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "-h" || a == "--help") return false;
+    if (a == "-m" || a == "--model") o.model = value(i);
+    else if (a == "-p" || a == "--prompt") o.prompt = value(i), o.have_prompt = true;
+    else if (a == "-f" || a == "--file") o.prompt_file = value(i), o.have_file = true;
+    else if (a == "-n" || a == "--n-predict") o.n_predict = integer(i);
+    else if (a == "-c" || a == "--ctx-size") o.ctx = integer(i);
+    else if (a == "-t" || a == "--threads") o.threads = integer(i);
+    else if (a == "-s" || a == "--seed") o.seed = integer(i);
+    else if (a == "--kv") o.kv = value(i);
+    else if (a == "--stop") o.stops.emplace_back(value(i));
+    else if (a == "--no-bos") o.no_bos = true;
+    else if (a == "--ignore-eos") o.ignore_eos = true;
+    else throw usage_error{"unexpected argument '" + std::string(a) + "'"};
+  }
+  if (o.model.empty()) throw usage_error{"no model given (-m FILE)"};
+  if (o.have_prompt && o.have_file) throw usage_error{"give the prompt with -p or -f, not both"};
+  if (o.n_predict == 0 || o.n_predict < -1)
+    throw usage_error{"-n must be positive or -1, got " + std::to_string(o.n_predict)};
+  if (o.ctx < 0) throw usage_error{"-c must be >= 0, got " + std::to_string(o.ctx)};
+  if (o.threads <= 0) throw usage_error{"-t must be positive, got " + std::to_string(o.threads)};
+  if (o.kv != "f32" && o.kv != "f16") throw usage_error{"--kv must be f32 or f16, got '" + o.kv + "'"};
+  for (const auto& s : o.stops)
+    if (s.empty()) throw usage_error{"--stop needs a non-empty text"};
+  return true;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw arx::io_error(path, std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw arx::io_error(path, "read failed");
+  return ss.str();
+}
+
+void print_summary(const arx::llama_weights& w, const arx::spm_tokenizer& tok) {
+  const auto& c = w.config();
+  std::fprintf(stderr, "model: %s\n", w.file().path().c_str());
+  std::fprintf(stderr,
+               "  arch %s, %lld layers, n_embd %lld, n_head %lld (kv %lld), head_dim %lld, "
+               "n_ff %lld, n_ctx_train %lld, vocab %lld%s\n",
+               arx::gguf::escape(c.arch, 64).c_str(), (long long)c.n_layer, (long long)c.n_embd,
+               (long long)c.n_head, (long long)c.n_head_kv, (long long)c.head_dim,
+               (long long)c.n_ff, (long long)c.n_ctx_train, (long long)c.n_vocab,
+               c.tied_output ? ", tied output" : "");
+  std::map<std::string, std::pair<int, std::size_t>> types;
+  for (const auto& t : w.file().tensors()) {
+    auto& e = types[arx::type_name(t.type)];
+    e.first += 1;
+    e.second += t.nbytes;
+  }
+  std::string s;
+  for (const auto& [name, e] : types)
+    s += (s.empty() ? "" : ", ") + name + " x" + std::to_string(e.first) + " (" +
+         std::to_string(e.second) + " bytes)";
+  std::fprintf(stderr, "  weights: %s\n", s.c_str());
+  std::fprintf(stderr, "  tokenizer: %zu tokens, bos %d, eos %d, add_bos %s\n", tok.vocab().size(),
+               tok.vocab().bos(), tok.vocab().eos(), tok.vocab().add_bos() ? "yes" : "no");
+  std::fprintf(stderr, "arx built for %s\n", arx::simd_target);
+}
+
+bool wrote_stdout = false;  // something is on stdout without a newline after it
+
+bool write_out(std::string_view s) {
+  if (s.empty()) return true;
+  wrote_stdout = true;
+  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size()) return false;
+  return std::fflush(stdout) == 0;
+}
+
+void rate_line(const char* what, std::int64_t n, double seconds, std::int64_t steps) {
+  const double ms = seconds * 1e3;
+  if (seconds > 0)
+    std::fprintf(stderr, "%s: %lld tokens, %.2f ms, %.2f tokens/s", what, (long long)n, ms,
+                 double(n) / seconds);
+  else
+    std::fprintf(stderr, "%s: %lld tokens, %.2f ms", what, (long long)n, ms);
+  if (steps > 0) std::fprintf(stderr, " (%lld single-token forwards, %.3f ms each)", (long long)steps, ms / double(steps));
+  std::fputc('\n', stderr);
+}
+
+template <class KV>
+int run(const options& o) {
+  const auto model = arx::transformer<KV>::load(o.model);
+  const auto tok = arx::spm_tokenizer::from_gguf(model.weights().file());
+  print_summary(model.weights(), tok);
+  if (o.threads != 1)
+    std::fprintf(stderr, "note: -t %lld ignored: arx currently runs on 1 thread\n",
+                 (long long)o.threads);
+
+  const auto& cfg = model.config();
+  const std::int64_t ctx = o.ctx == 0 ? cfg.n_ctx_train : o.ctx;
+  auto limit = arx::context_limit::training;
+  if (ctx > cfg.n_ctx_train) {
+    std::fprintf(stderr,
+                 "warning: context %lld is larger than the training context %lld; output past "
+                 "it may degrade\n",
+                 (long long)ctx, (long long)cfg.n_ctx_train);
+    limit = arx::context_limit::unlimited;
+  }
+  auto seq = model.new_sequence(ctx, limit);
+  std::fprintf(stderr, "context: %lld tokens, KV cache %s\n", (long long)seq.capacity(),
+               o.kv.c_str());
+
+  const std::string text = o.have_file ? read_file(o.prompt_file) : o.prompt;
+  const auto prompt = tok.encode(text, tok.vocab().add_bos() && !o.no_bos);
+
+  arx::generate_options g;
+  g.max_tokens = o.n_predict < 0 ? seq.capacity() : o.n_predict;
+  g.stop_at_eos = !o.ignore_eos;
+  g.stop_strings = o.stops;
+
+  // The prompt goes out with the first generated text (or after generate returns), so nothing is
+  // printed when the prompt cannot be evaluated (e.g. longer than the context).
+  bool output_ok = true, prompt_shown = false;
+  auto show_prompt = [&] {
+    if (!std::exchange(prompt_shown, true)) output_ok = write_out(text);
+  };
+  auto on_text = [&](std::string_view s) {
+    show_prompt();
+    output_ok = output_ok && write_out(s);
+    return output_ok;  // stdout closed (e.g. piped into head): stop
+  };
+  const auto r = arx::generate(model, seq, tok, prompt, arx::greedy{}, on_text, g);
+  show_prompt();
+
+  if (std::exchange(wrote_stdout, false))
+    std::fputc('\n', stderr);  // the text has no trailing newline of its own
+  rate_line("prompt", r.n_prompt, r.prompt_seconds, 0);
+  const auto n = std::int64_t(r.tokens.size());
+  rate_line("generation", n, r.generate_seconds, n - 1);
+  std::fprintf(stderr, "stop: %s\n", arx::to_string(r.reason));
+  if (!output_ok) {
+    std::fprintf(stderr, "error: writing to stdout failed\n");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#ifdef SIGPIPE
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes a write error, not a silent death
+#endif
+  options o;
+  try {
+    if (!parse(argc, argv, o)) {
+      usage(stdout);
+      return 0;
+    }
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "generate: %s\n", e.what.c_str());
+    usage(stderr);
+    return 2;
+  }
+  try {
+    return o.kv == "f16" ? run<arx::f16>(o) : run<float>(o);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    if (wrote_stdout) std::fputc('\n', stderr);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
