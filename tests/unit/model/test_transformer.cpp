@@ -25,6 +25,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 using Catch::Contains;
@@ -268,6 +269,39 @@ TEST_CASE("transformer batch prefill equals token-by-token decode", "[model][tra
     auto seq = m.new_sequence();
     CHECK(max_rel(run_one_by_one(m, seq, toks), batch) <= 1e-5);
   }
+}
+
+TEST_CASE("one transformer serves several sequences on several threads at once",
+          "[model][transformer]") {
+  // The weights are immutable and all per-sequence state is in the sequence: two threads
+  // decoding different prompts through one (copied) handle get what each gets alone.
+  tiny::params p;
+  p.type = arx::ggml_type::q8_0;
+  const auto m = make<float>(p);
+  const tokens_t a = tiny::tokens(10, p.n_vocab, 7), b = tiny::tokens(10, p.n_vocab, 8);
+  auto seq_a = m.new_sequence(), seq_b = m.new_sequence();
+  const Eigen::MatrixXd alone_a = run_one_by_one(m, seq_a, a);
+  const Eigen::MatrixXd alone_b = run_one_by_one(m, seq_b, b);
+  std::vector<Eigen::MatrixXd> got(2);
+  {
+    const auto worker = [&](const tokens_t& toks, Eigen::MatrixXd& out) {
+      const arx::transformer<float> copy = m;  // a handle: shares the weights
+      auto seq = copy.new_sequence();
+      out = Eigen::MatrixXd(Eigen::Index(toks.size()), copy.config().n_vocab);
+      for (int round = 0; round < 20; ++round) {  // repeat to overlap the threads' forwards
+        seq.clear();
+        for (std::size_t t = 0; t < toks.size(); ++t)
+          out.row(Eigen::Index(t)) =
+              to_matrix(copy.forward(seq, std::span(toks).subspan(t, 1)).logits).row(0);
+      }
+    };
+    std::thread ta(worker, std::cref(a), std::ref(got[0]));
+    std::thread tb(worker, std::cref(b), std::ref(got[1]));
+    ta.join();
+    tb.join();
+  }
+  CHECK((got[0].array() == alone_a.array()).all());
+  CHECK((got[1].array() == alone_b.array()).all());
 }
 
 TEST_CASE("transformer hidden state is the reference's final-norm output", "[model][transformer]") {
