@@ -85,7 +85,9 @@ template <logit_processor... Ps>
 class chain {
  public:
   chain() = default;
-  explicit chain(Ps... ps) : ps_(std::move(ps)...) {}
+  explicit chain(Ps... ps)
+    requires(sizeof...(Ps) > 0)
+      : ps_(std::move(ps)...) {}
 
   /// Runs the processors on `logits`; the returned set has probabilities (valid until the next
   /// call on this chain).
