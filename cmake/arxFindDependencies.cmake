@@ -19,3 +19,7 @@ if(NOT TARGET xtl)
 endif()
 
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+
+# arx::thread_pool uses std::thread.
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)

@@ -45,6 +45,7 @@
 #include "arx/core/half.hpp"
 #include "arx/core/memory.hpp"
 #include "arx/core/tensor.hpp"
+#include "arx/core/thread_pool.hpp"
 #include "arx/model/config.hpp"
 #include "arx/model/kv_cache.hpp"
 #include "arx/model/weights.hpp"
@@ -98,8 +99,18 @@ class sequence {
   /// Forgets every position.
   void clear() noexcept { cache_.clear(); }
   /// Deep copy of the cache (scratch is not copied; it is regrown on demand).
-  sequence clone() const { return sequence(cache_.clone()); }
+  sequence clone() const {
+    sequence c(cache_.clone());
+    c.pool_ = pool_;
+    return c;
+  }
   const kv_cache<KV>& cache() const noexcept { return cache_; }
+
+  /// Threads for this sequence's forward passes (nullptr or a pool of 1: the calling thread
+  /// only). The pool is not owned and must outlive its use; results do not depend on it (every
+  /// output is computed by one thread, in the same order, whatever the thread count).
+  void set_thread_pool(thread_pool* pool) noexcept { pool_ = pool; }
+  thread_pool* get_thread_pool() const noexcept { return pool_; }
 
  private:
   friend class transformer<KV>;
@@ -110,18 +121,22 @@ class sequence {
     std::int64_t tokens = 0;  // batch size the buffers hold
     std::vector<float> x, xn, q, k, v, att, tmp, gate, up;  // [tokens][width]
     std::vector<float> cos, sin;                           // [tokens][n_rot / 2]
-    std::vector<float> scores;                             // [capacity]
-    std::vector<float> v_row;                              // [head_dim] (f16 values as float)
+    std::vector<float> scores;                             // [threads][capacity]
+    std::vector<float> v_row;                              // [threads][head_dim] (f16 as float)
     std::vector<float> hidden, logits;                     // [rows][n_embd], [rows][n_vocab]
     aligned_buffer quant;                                  // quantized activations for gemm
   };
 
   kv_cache<KV> cache_;
   scratch s_;
+  thread_pool* pool_ = nullptr;
 };
 
 template <class KV = float>
 class transformer {
+  /// Attention of a batch is split over threads from this many multiply-adds on (below, waking
+  /// the workers costs more than it saves).
+  static constexpr std::size_t min_parallel_attention = std::size_t(1) << 13;
   static_assert(std::is_same_v<KV, float> || std::is_same_v<KV, f16>,
                 "the KV cache stores float or arx::f16");
 
@@ -167,7 +182,9 @@ class transformer {
     const std::int64_t n = std::int64_t(tokens.size());
     if (pos < seq.size()) seq.truncate(pos);
     auto& s = seq.s_;
-    reserve(s, n, seq.capacity());
+    thread_pool* pool = seq.pool_;
+    const int n_threads = pool ? pool->size() : 1;
+    reserve(s, n, seq.capacity(), n_threads);
 
     const std::int64_t q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
     const auto x = mat(s.x, n, c.n_embd), xn = mat(s.xn, n, c.n_embd), tmp = mat(s.tmp, n, c.n_embd);
@@ -187,9 +204,9 @@ class transformer {
       const layer_weights& L = w_->layer(l);
       // Attention block.
       ops::rms_norm(x, L.attn_norm, c.rms_eps, xn);
-      ops::gemm(L.wq, xn, q, quant);
-      ops::gemm(L.wk, xn, k, quant);
-      ops::gemm(L.wv, xn, v, quant);
+      ops::gemm(L.wq, xn, q, quant, pool);
+      ops::gemm(L.wk, xn, k, quant, pool);
+      ops::gemm(L.wv, xn, v, quant, pool);
       for (std::int64_t t = 0; t < n; ++t) {
         const auto cs = std::span<const float>(s.cos).subspan(std::size_t(t) * half, half);
         const auto sn = std::span<const float>(s.sin).subspan(std::size_t(t) * half, half);
@@ -197,15 +214,26 @@ class transformer {
         ops::rope_apply(heads(k.row(t), c.n_head_kv), cs, sn, rp.layout);
       }
       seq.cache_.write(l, pos, k.flat(), v.flat());
-      for (std::int64_t t = 0; t < n; ++t) attend(seq, s, l, pos + t + 1, q.row(t), att.row(t));
-      ops::gemm(L.wo, att, tmp, quant);
+      // Attention: every (token, head) pair is independent; split them over the threads.
+      const auto attend_range = [&](int th, int nth) {
+        const auto [b, e] = thread_pool::split(n * c.n_head, th, nth);
+        for (std::int64_t i = b; i < e; ++i)
+          attend(seq, s, th, l, pos + i / c.n_head + 1, i % c.n_head, q.row(i / c.n_head),
+                 att.row(i / c.n_head));
+      };
+      const std::size_t work = std::size_t(n * c.n_head * (pos + n) * c.head_dim);
+      if (n_threads > 1 && work >= min_parallel_attention)
+        pool->run(attend_range);
+      else
+        attend_range(0, 1);
+      ops::gemm(L.wo, att, tmp, quant, pool);
       ops::add(x.flat(), tmp.flat());
       // MLP block.
       ops::rms_norm(x, L.ffn_norm, c.rms_eps, xn);
-      ops::gemm(L.w_gate, xn, gate, quant);
-      ops::gemm(L.w_up, xn, up, quant);
+      ops::gemm(L.w_gate, xn, gate, quant, pool);
+      ops::gemm(L.w_up, xn, up, quant, pool);
       ops::swiglu(gate.flat(), up.flat(), gate.flat());
-      ops::gemm(L.w_down, gate, tmp, quant);
+      ops::gemm(L.w_down, gate, tmp, quant, pool);
       ops::add(x.flat(), tmp.flat());
     }
     seq.cache_.advance(n);
@@ -229,7 +257,7 @@ class transformer {
       grow(s.logits, nl * c.n_vocab);
       const auto logits = mat(s.logits, nl, c.n_vocab);
       ops::gemm(w_->output(), tensor_view<const float>(hidden.rows(n_out - nl, n_out)), logits,
-                quant);
+                quant, pool);
       r.logits = logits;
     } else {
       r.logits = tensor_view<const float>(s.logits.data(), shape_t{0, c.n_vocab});
@@ -265,7 +293,8 @@ class transformer {
   }
 
   // Sizes every scratch buffer for a batch of n tokens.
-  void reserve(typename sequence<KV>::scratch& s, std::int64_t n, std::int64_t capacity) const {
+  void reserve(typename sequence<KV>::scratch& s, std::int64_t n, std::int64_t capacity,
+               int n_threads) const {
     const model_config& c = config();
     if (s.tokens < n) {
       const std::int64_t q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
@@ -287,8 +316,8 @@ class transformer {
       if (s.quant.size() < qb) s.quant = aligned_buffer(qb);
       s.tokens = n;
     }
-    grow(s.scores, capacity);
-    grow(s.v_row, c.head_dim);
+    grow(s.scores, capacity * n_threads);
+    grow(s.v_row, c.head_dim * n_threads);
   }
 
   // A [rows][cols] view of the front of a scratch buffer.
@@ -300,33 +329,33 @@ class transformer {
     return tensor_view<float>(row.data(), shape_t{n_heads, config().head_dim});
   }
 
-  // Causal attention of one token over cache positions [0, end) of layer l.
-  //   q: [n_head][head_dim] (RoPE applied);  out: [n_head][head_dim]
-  void attend(const sequence<KV>& seq, typename sequence<KV>::scratch& s, std::int64_t l,
-              std::int64_t end, std::span<const float> q, std::span<float> out) const {
+  // Causal attention of query head h of one token over cache positions [0, end) of layer l,
+  // with thread th's scratch.   q: [n_head][head_dim] (RoPE applied);  out: [n_head][head_dim]
+  void attend(const sequence<KV>& seq, typename sequence<KV>::scratch& s, int th, std::int64_t l,
+              std::int64_t end, std::int64_t h, std::span<const float> q,
+              std::span<float> out) const {
     const model_config& c = config();
     const std::size_t hd = std::size_t(c.head_dim);
-    const std::int64_t group = c.n_head / c.n_head_kv;
+    const std::int64_t g = h / (c.n_head / c.n_head_kv);       // the KV head h reads
     const tensor_view<const KV> keys = seq.cache_.k(l, end);    // {end, n_head_kv, head_dim}
     const tensor_view<const KV> values = seq.cache_.v(l, end);  // {end, n_head_kv, head_dim}
     const float scale = 1.0f / std::sqrt(float(c.head_dim));
-    const std::span<float> scores(s.scores.data(), std::size_t(end));
-    for (std::int64_t h = 0; h < c.n_head; ++h) {
-      const std::int64_t g = h / group;
-      const std::span<const float> qh = q.subspan(std::size_t(h) * hd, hd);
-      for (std::int64_t j = 0; j < end; ++j)
-        scores[std::size_t(j)] = ops::dot(std::span<const KV>(&keys(j, g, 0), hd), qh);
-      ops::softmax(scores, scale);
-      const std::span<float> oh = out.subspan(std::size_t(h) * hd, hd);
-      std::fill(oh.begin(), oh.end(), 0.0f);
-      for (std::int64_t j = 0; j < end; ++j) {
-        const KV* vr = &values(j, g, 0);
-        if constexpr (std::is_same_v<KV, float>) {
-          ops::axpy(scores[std::size_t(j)], std::span<const float>(vr, hd), oh);
-        } else {
-          ops::convert(std::span<const KV>(vr, hd), std::span<float>(s.v_row.data(), hd));
-          ops::axpy(scores[std::size_t(j)], std::span<const float>(s.v_row.data(), hd), oh);
-        }
+    const std::span<float> scores(s.scores.data() + std::size_t(th) * std::size_t(seq.capacity()),
+                                  std::size_t(end));
+    const std::span<float> v_row(s.v_row.data() + std::size_t(th) * hd, hd);
+    const std::span<const float> qh = q.subspan(std::size_t(h) * hd, hd);
+    for (std::int64_t j = 0; j < end; ++j)
+      scores[std::size_t(j)] = ops::dot(std::span<const KV>(&keys(j, g, 0), hd), qh);
+    ops::softmax(scores, scale);
+    const std::span<float> oh = out.subspan(std::size_t(h) * hd, hd);
+    std::fill(oh.begin(), oh.end(), 0.0f);
+    for (std::int64_t j = 0; j < end; ++j) {
+      const KV* vr = &values(j, g, 0);
+      if constexpr (std::is_same_v<KV, float>) {
+        ops::axpy(scores[std::size_t(j)], std::span<const float>(vr, hd), oh);
+      } else {
+        ops::convert(std::span<const KV>(vr, hd), v_row);
+        ops::axpy(scores[std::size_t(j)], std::span<const float>(v_row), oh);
       }
     }
   }

@@ -1,6 +1,6 @@
 // arx/ops/gemm.hpp — a batch of activation rows times a weight matrix (prefill, batched decode).
 //
-//   gemm(W, X, Y [, scratch])       Y[n][rows] = X[n][cols] · W[rows][cols]ᵀ
+//   gemm(W, X, Y [, scratch [, pool]])   Y[n][rows] = X[n][cols] · W[rows][cols]ᵀ
 //
 // Batch invariance: Y[t][r] is bit-identical to gemv(W, X[t])[r] — each output is computed by the
 // same per-row kernel, only several tokens share each load (and, for Q4_0/Q8_0, each unpacking)
@@ -79,11 +79,13 @@ void gemm_tile(std::size_t r0, std::size_t r1, const Row& w_row, const tensor_vi
 
 // Tiles rows x tokens and calls `make_kernel(t0, prefetch)` -> a functor running NT tokens from
 // t0 over one row.
+// Rows [rb, re) of W (one thread's share).
 template <class W, class Row, class MakeKernel>
-void gemm_tiles(std::size_t rows, std::size_t n, std::size_t row_bytes, const Row& w_row,
-                const tensor_view<float>& y, const MakeKernel& make_kernel) {
+void gemm_tiles(std::size_t rb, std::size_t re, std::size_t n, std::size_t row_bytes,
+                const Row& w_row, const tensor_view<float>& y, const MakeKernel& make_kernel) {
+  const std::size_t rows = re;
   const std::size_t tile = row_bytes ? (row_tile_bytes + row_bytes - 1) / row_bytes : rows;
-  for (std::size_t r0 = 0; r0 < rows; r0 += tile) {
+  for (std::size_t r0 = rb; r0 < rows; r0 += tile) {
     const std::size_t r1 = rows - r0 < tile ? rows : r0 + tile;
     for (std::size_t t0 = 0; t0 < n;) {
       const std::size_t cap = std::size_t(t0 == 0 ? first_pass_tokens<W> : token_tile);
@@ -119,7 +121,7 @@ inline std::size_t gemm_scratch_bytes(ggml_type type, std::int64_t n, std::int64
 template <class T>
   requires storage_type<T>
 void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
-          std::span<std::byte> scratch = {}) {
+          std::span<std::byte> scratch = {}, thread_pool* pool = nullptr) {
   using W = std::remove_const_t<T>;
   detail::check_gemm(w, x, y);
   ARX_DASSERT(detail::extent(y).disjoint(detail::extent(x)));
@@ -137,30 +139,34 @@ void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
     if (nb)
       for (std::size_t t = 0; t < n; ++t)
         detail::quantize_pack<W>(x.row(std::int64_t(t)), px + t * per_token);
-    detail::gemm_tiles<W>(rows, n, units * sizeof(W), w_row, y, [&](std::size_t t0, bool pf) {
-      return [&, t0, pf]<int NT>(const W* row, float* out) {
-        const detail::q8_pack<W>* xs[NT];
-        for (int t = 0; t < NT; ++t) xs[t] = px + (t0 + std::size_t(t)) * per_token;
-        detail::int8_row<W, NT>(row, nb, xs, out, pf);
-      };
+    detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
+      detail::gemm_tiles<W>(rb, re, n, units * sizeof(W), w_row, y, [&](std::size_t t0, bool pf) {
+        return [&, t0, pf]<int NT>(const W* row, float* out) {
+          const detail::q8_pack<W>* xs[NT];
+          for (int t = 0; t < NT; ++t) xs[t] = px + (t0 + std::size_t(t)) * per_token;
+          detail::int8_row<W, NT>(row, nb, xs, out, pf);
+        };
+      });
     });
   } else {
-    detail::gemm_tiles<W>(rows, n, units * sizeof(W), w_row, y, [&](std::size_t t0, bool pf) {
-      return [&, t0, pf]<int NT>(const W* row, float* out) {
-        const float* xs[NT];
-        for (int t = 0; t < NT; ++t) xs[t] = x.row(std::int64_t(t0) + t).data();
-        detail::float_row<W, NT>(row, cols, xs, out, pf);
-      };
+    detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
+      detail::gemm_tiles<W>(rb, re, n, units * sizeof(W), w_row, y, [&](std::size_t t0, bool pf) {
+        return [&, t0, pf]<int NT>(const W* row, float* out) {
+          const float* xs[NT];
+          for (int t = 0; t < NT; ++t) xs[t] = x.row(std::int64_t(t0) + t).data();
+          detail::float_row<W, NT>(row, cols, xs, out, pf);
+        };
+      });
     });
   }
 }
 
 /// gemm with the weight type known at run time.
 inline void gemm(const any_tensor_view& w, tensor_view<const float> x, tensor_view<float> y,
-                 std::span<std::byte> scratch = {}) {
+                 std::span<std::byte> scratch = {}, thread_pool* pool = nullptr) {
   visit_dtype(
       w.type(),
-      [&](auto tag) { gemm(w.template as<typename decltype(tag)::type>(), x, y, scratch); },
+      [&](auto tag) { gemm(w.template as<typename decltype(tag)::type>(), x, y, scratch, pool); },
       w.name().empty() ? std::string_view("gemm") : std::string_view(w.name()));
 }
 

@@ -1,12 +1,14 @@
 // arx/ops/gemv.hpp — matrix-vector product with a weight matrix of any storage type.
 //
-//   gemv(W, x, y [, scratch])       y[rows] = W[rows][cols] · x[cols]
+//   gemv(W, x, y [, scratch [, pool]])   y[rows] = W[rows][cols] · x[cols]
 //
 // W is a `tensor_view<const T>` ({rows, cols}, each row contiguous, rows may be strided) or an
 // `any_tensor_view` (type known at run time, e.g. from a GGUF file). For quantized W (Q8_0, Q4_0)
 // x is quantized to Q8_0 once and every row takes an int8 dot product: the weights are the only
 // large stream, so this runs at memory speed. That needs gemv_scratch_bytes(type, cols) bytes of
-// scratch; pass a buffer to avoid one allocation per call (0 bytes for f32/f16/bf16).
+// scratch; pass a buffer to avoid one allocation per call (0 bytes for f32/f16/bf16). With a
+// thread_pool the rows are split into one contiguous range per thread; every row is computed
+// exactly as without the pool, so y does not depend on the thread count.
 //
 // Row r of y is bit-identical to ops::dot(W.row(r), x) (f32 activations, or the Q8_0 form with
 // quantize_row(x)) and to row r of gemm for any batch containing x. (x is quantized here, so the
@@ -29,6 +31,7 @@
 #include "arx/core/dtype.hpp"
 #include "arx/core/error.hpp"
 #include "arx/core/memory.hpp"
+#include "arx/core/thread_pool.hpp"
 #include "arx/core/tensor.hpp"
 #include "arx/ops/dot.hpp"
 #include "arx/ops/quantize.hpp"
@@ -70,6 +73,24 @@ inline std::byte* scratch_region(std::span<std::byte> scratch, std::size_t bytes
                            " bytes is smaller than the " + std::to_string(bytes) +
                            " bytes needed (ask " + what + "_scratch_bytes)");
   return scratch.data() + pad;
+}
+
+/// Below this many multiply-adds a call is not split: waking the workers costs more.
+inline constexpr std::size_t min_parallel_work = std::size_t(1) << 16;
+
+/// Calls f(begin, end) over [0, rows): directly without a pool (or for less than
+/// min_parallel_work = rows * row_work), else one contiguous range per thread (in multiples of
+/// 16 rows, so threads do not share the cache lines of the output).
+template <class F>
+void for_row_ranges(thread_pool* pool, std::size_t rows, std::size_t row_work, const F& f) {
+  if (!pool || pool->size() == 1 || rows < 32 || rows * row_work < min_parallel_work) {
+    f(std::size_t(0), rows);
+    return;
+  }
+  pool->run([&](int t, int n) {
+    const auto [b, e] = thread_pool::split(std::int64_t(rows), t, n, 16);
+    if (b < e) f(std::size_t(b), std::size_t(e));
+  });
 }
 
 inline std::string dims(std::int64_t a) {
@@ -149,7 +170,7 @@ inline std::size_t gemv_scratch_bytes(ggml_type type, std::int64_t cols) {
 template <class T>
   requires storage_type<T>
 void gemv(tensor_view<T> w, std::span<const float> x, std::span<float> y,
-          std::span<std::byte> scratch = {}) {
+          std::span<std::byte> scratch = {}, thread_pool* pool = nullptr) {
   using W = std::remove_const_t<T>;
   detail::check_gemv(w, x.size(), y.size());
   ARX_DASSERT(detail::extent(y).disjoint(detail::extent(x)));
@@ -163,22 +184,26 @@ void gemv(tensor_view<T> w, std::span<const float> x, std::span<float> y,
     const std::size_t nb = cols / qk8_0;
     if (nb) detail::quantize_pack<W>(x, px);
     const detail::q8_pack<W>* pc = px;
-    for (std::size_t r = 0; r < rows; ++r)
-      detail::int8_row<W, 1>(w.row(std::int64_t(r)).data(), nb, &pc, &y[r]);
+    detail::for_row_ranges(pool, rows, cols, [&](std::size_t rb, std::size_t re) {
+      for (std::size_t r = rb; r < re; ++r)
+        detail::int8_row<W, 1>(w.row(std::int64_t(r)).data(), nb, &pc, &y[r]);
+    });
   } else {
     const float* xp = x.data();
-    for (std::size_t r = 0; r < rows; ++r)
-      detail::float_row<W, 1>(w.row(std::int64_t(r)).data(), cols, &xp, &y[r]);
+    detail::for_row_ranges(pool, rows, cols, [&](std::size_t rb, std::size_t re) {
+      for (std::size_t r = rb; r < re; ++r)
+        detail::float_row<W, 1>(w.row(std::int64_t(r)).data(), cols, &xp, &y[r]);
+    });
   }
 }
 
 /// gemv with the weight type known at run time (throws unsupported_error for types without
 /// kernels, naming the tensor).
 inline void gemv(const any_tensor_view& w, std::span<const float> x, std::span<float> y,
-                 std::span<std::byte> scratch = {}) {
+                 std::span<std::byte> scratch = {}, thread_pool* pool = nullptr) {
   visit_dtype(
       w.type(),
-      [&](auto tag) { gemv(w.template as<typename decltype(tag)::type>(), x, y, scratch); },
+      [&](auto tag) { gemv(w.template as<typename decltype(tag)::type>(), x, y, scratch, pool); },
       w.name().empty() ? std::string_view("gemv") : std::string_view(w.name()));
 }
 

@@ -304,6 +304,32 @@ TEST_CASE("one transformer serves several sequences on several threads at once",
   CHECK((got[1].array() == alone_b.array()).all());
 }
 
+TEST_CASE("transformer logits are identical for every thread count", "[model][transformer]") {
+  for (const arx::ggml_type type : {arx::ggml_type::f32, arx::ggml_type::q4_0}) {
+    // Large enough that the kernels really split (ops::detail::min_parallel_work multiply-adds
+    // per matrix call, 2^13 per attention call): 256 x 544 matrices, 40 positions.
+    tiny::params p;
+    p.type = type;
+    p.n_embd = 256;
+    p.n_ff = 544;  // rows not a multiple of the 16-row split grain times the thread count
+    const auto m = make<float>(p);
+    const tokens_t toks = tiny::tokens(40, p.n_vocab, 11);
+    const Eigen::MatrixXd one = run_all(m, toks);
+    for (int threads : {2, 3}) {
+      arx::thread_pool pool(threads);
+      auto seq = m.new_sequence();
+      seq.set_thread_pool(&pool);
+      const auto prefill = m.forward(seq, std::span(toks).first(30), {arx::rows::all});
+      Eigen::MatrixXd got(Eigen::Index(toks.size()), m.config().n_vocab);
+      got.topRows(30) = to_matrix(prefill.logits);
+      for (std::size_t t = 30; t < toks.size(); ++t)
+        got.row(Eigen::Index(t)) = to_matrix(m.forward(seq, std::span(toks).subspan(t, 1)).logits);
+      CAPTURE(threads, arx::type_name(type));
+      CHECK((got.array() == one.array()).all());
+    }
+  }
+}
+
 TEST_CASE("transformer hidden state is the reference's final-norm output", "[model][transformer]") {
   tiny::params p;
   p.seed = 5;
