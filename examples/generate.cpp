@@ -1,6 +1,13 @@
-// generate: greedy text generation with a Llama-family GGUF model (llama.cpp-style options).
+// generate: text generation with a Llama-family GGUF model (llama.cpp-style options).
 //
-//   generate -m model.gguf -p "Once upon a time" -n 64
+//   generate -m model.gguf -p "Once upon a time" -n 64                 # llama.cpp's sampling
+//   generate -m model.gguf -p "Once upon a time" --temp 0              # greedy
+//   generate -m model.gguf -p "Once upon a time" --seed 42 --top-k 20 --samplers "k;p;t"
+//
+// Sampling follows llama.cpp: the same flags, defaults (temp 0.8, top-k 40, top-p 0.95,
+// min-p 0.05, ...) and sampler order (arx/sampling/params.hpp). Without --seed (or with -1) a
+// random seed is drawn and printed on stderr, so any run can be reproduced with --seed; the
+// sampler chain is printed on stderr too. A given seed gives the same text on every run.
 //
 // stdout carries only the prompt text followed by the generated text, streamed and flushed as it
 // is produced (so it can be piped); everything else (model summary, SIMD target, timings, stop
@@ -11,11 +18,13 @@
 #include <arx/generation/generate.hpp>
 #include <arx/io/gguf.hpp>
 #include <arx/model/transformer.hpp>
-#include <arx/sampling/greedy.hpp>
+#include <arx/sampling/chain.hpp>
+#include <arx/sampling/params.hpp>
 #include <arx/tokenizer/spm.hpp>
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -24,6 +33,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -35,8 +45,8 @@ namespace {
 void usage(std::FILE* out) {
   std::fputs(
       "usage: generate -m MODEL.gguf [-p PROMPT | -f FILE] [options]\n"
-      "Greedy generation: prints the prompt and its continuation on stdout (streamed);\n"
-      "model summary, timings and the stop reason go to stderr.\n"
+      "Prints the prompt and its continuation on stdout (streamed); model summary, seed,\n"
+      "sampler chain, timings and the stop reason go to stderr.\n"
       "  -m, --model FILE       GGUF model (llama architecture, SentencePiece vocab)\n"
       "  -p, --prompt TEXT      prompt text (default: empty, i.e. generate from BOS)\n"
       "  -f, --file FILE        read the prompt from FILE (its bytes as they are)\n"
@@ -44,14 +54,45 @@ void usage(std::FILE* out) {
       "                         context is full or EOS)\n"
       "  -c, --ctx-size N       context size in tokens (default 0: the model's training\n"
       "                         context; larger than it is allowed, with a warning)\n"
-      "  -t, --threads N        accepted for compatibility; arx currently runs on 1 thread\n"
-      "  -s, --seed N           accepted for compatibility; greedy selection ignores it\n"
+      "  -t, --threads N        threads for the forward pass (default: all hardware threads)\n"
       "      --kv f32|f16       KV cache element type (default f32)\n"
       "      --stop TEXT        stop when the generated text contains TEXT (repeatable);\n"
       "                         TEXT itself is not printed\n"
       "      --no-bos           do not add the BOS token even if the model asks for it\n"
       "      --ignore-eos       keep generating after the end-of-sequence token\n"
       "  -h, --help             show this text\n"
+      "Sampling (llama.cpp's flags and defaults; 0 / 1 / -1 as noted turn one off):\n"
+      "  -s, --seed N           random seed (default -1: pick one and print it)\n"
+      "      --temp N           temperature (default 0.8; <= 0: greedy, the most probable\n"
+      "                         token after penalties)\n"
+      "      --top-k N          top-k (default 40, 0 = off)\n"
+      "      --top-p N          top-p / nucleus (default 0.95, 1.0 = off)\n"
+      "      --min-p N          min-p (default 0.05, 0.0 = off)\n"
+      "      --typical N        locally typical sampling, p (default 1.0 = off)\n"
+      "      --top-nsigma N     top-n-sigma (default -1 = off)\n"
+      "      --xtc-probability N  XTC probability (default 0.0 = off)\n"
+      "      --xtc-threshold N  XTC threshold (default 0.1; > 0.5 = off)\n"
+      "      --repeat-last-n N  tokens the penalties look back over (default 64, 0 = off,\n"
+      "                         -1 = the whole context)\n"
+      "      --repeat-penalty N repeat penalty (default 1.0 = off)\n"
+      "      --frequency-penalty N  frequency penalty (default 0.0 = off)\n"
+      "      --presence-penalty N   presence penalty (default 0.0 = off)\n"
+      "      --dry-multiplier N DRY multiplier (default 0.0 = off)\n"
+      "      --dry-base N       DRY base (default 1.75)\n"
+      "      --dry-allowed-length N  DRY allowed length (default 2)\n"
+      "      --dry-penalty-last-n N  DRY look-back (default -1 = the whole context, 0 = off)\n"
+      "      --dry-sequence-breaker S  DRY sequence breaker (repeatable; replaces the\n"
+      "                         defaults \\n : \" *; \"none\" for no breakers)\n"
+      "      --mirostat N       0 off (default), 1 Mirostat, 2 Mirostat 2.0 (replaces\n"
+      "                         top-k, top-p, min-p, typical, XTC and top-n-sigma)\n"
+      "      --mirostat-lr N    Mirostat learning rate eta (default 0.1)\n"
+      "      --mirostat-ent N   Mirostat target entropy tau (default 5.0)\n"
+      "      --samplers LIST    sampler order, names separated by ';' (default\n"
+      "                         penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature)\n"
+      "                         or llama.cpp's letters, e.g. edskypmxt\n"
+      "      --sampling-seq S   the same as --samplers\n"
+      "Disabled samplers are left out of the chain; values outside a sampler's range\n"
+      "(e.g. --top-p 1.5) are errors.\n"
       "Timings: 'prompt' is the one batched forward over the prompt; 'generation' is\n"
       "everything after it (N tokens take N-1 single-token forwards: the first token comes\n"
       "from the prompt's logits).\n"
@@ -66,8 +107,10 @@ struct options {
   bool have_prompt = false, have_file = false;
   std::int64_t n_predict = 64;
   std::int64_t ctx = 0;
-  std::int64_t threads = 1;
-  std::int64_t seed = -1;
+  std::int64_t threads = 0;      // 0: arx::thread_pool::hardware_threads()
+  std::int64_t seed = -1;        // -1: random
+  arx::sampling_params sampling;  // seed filled in by run()
+  bool breakers_set = false;
   std::string kv = "f32";
   std::vector<std::string> stops;
   bool no_bos = false;
@@ -84,6 +127,12 @@ bool parse_int(const char* s, std::int64_t& v) {
   return ec == std::errc() && p == end && p != s;
 }
 
+bool parse_float(const char* s, float& v) {
+  const char* end = s + std::strlen(s);
+  const auto [p, ec] = std::from_chars(s, end, v);
+  return ec == std::errc() && p == end && p != s && std::isfinite(v);
+}
+
 // Returns false for --help.
 bool parse(int argc, char** argv, options& o) {
   auto value = [&](int& i) -> const char* {
@@ -98,6 +147,22 @@ bool parse(int argc, char** argv, options& o) {
       throw usage_error{std::string("option ") + name + ": '" + s + "' is not an integer"};
     return v;
   };
+  auto real = [&](int& i) {
+    const char* name = argv[i];
+    const char* s = value(i);
+    float v = 0;
+    if (!parse_float(s, v))
+      throw usage_error{std::string("option ") + name + ": '" + s + "' is not a finite number"};
+    return v;
+  };
+  auto int32 = [&](int& i) {
+    const char* name = argv[i];
+    const std::int64_t v = integer(i);
+    if (v < INT32_MIN || v > INT32_MAX)
+      throw usage_error{std::string("option ") + name + ": " + std::to_string(v) + " is out of range"};
+    return std::int32_t(v);
+  };
+  auto& sp = o.sampling;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "-h" || a == "--help") return false;
@@ -108,6 +173,31 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "-c" || a == "--ctx-size") o.ctx = integer(i);
     else if (a == "-t" || a == "--threads") o.threads = integer(i);
     else if (a == "-s" || a == "--seed") o.seed = integer(i);
+    else if (a == "--temp") sp.temp = real(i);
+    else if (a == "--top-k") sp.top_k = int32(i);
+    else if (a == "--top-p") sp.top_p = real(i);
+    else if (a == "--min-p") sp.min_p = real(i);
+    else if (a == "--typical") sp.typical = real(i);
+    else if (a == "--top-nsigma") sp.top_n_sigma = real(i);
+    else if (a == "--xtc-probability") sp.xtc_probability = real(i);
+    else if (a == "--xtc-threshold") sp.xtc_threshold = real(i);
+    else if (a == "--repeat-last-n") sp.repeat_last_n = int32(i);
+    else if (a == "--repeat-penalty") sp.repeat_penalty = real(i);
+    else if (a == "--frequency-penalty") sp.frequency_penalty = real(i);
+    else if (a == "--presence-penalty") sp.presence_penalty = real(i);
+    else if (a == "--dry-multiplier") sp.dry_multiplier = real(i);
+    else if (a == "--dry-base") sp.dry_base = real(i);
+    else if (a == "--dry-allowed-length") sp.dry_allowed_length = int32(i);
+    else if (a == "--dry-penalty-last-n") sp.dry_penalty_last_n = int32(i);
+    else if (a == "--dry-sequence-breaker") {
+      const std::string b = value(i);
+      if (!std::exchange(o.breakers_set, true)) sp.dry_sequence_breakers.clear();
+      if (b != "none") sp.dry_sequence_breakers.push_back(b);
+    }
+    else if (a == "--mirostat") sp.mirostat = int32(i);
+    else if (a == "--mirostat-lr") sp.mirostat_eta = real(i);
+    else if (a == "--mirostat-ent") sp.mirostat_tau = real(i);
+    else if (a == "--samplers" || a == "--sampling-seq" || a == "--sampler-seq") sp.samplers = value(i);
     else if (a == "--kv") o.kv = value(i);
     else if (a == "--stop") o.stops.emplace_back(value(i));
     else if (a == "--no-bos") o.no_bos = true;
@@ -119,10 +209,19 @@ bool parse(int argc, char** argv, options& o) {
   if (o.n_predict == 0 || o.n_predict < -1)
     throw usage_error{"-n must be positive or -1, got " + std::to_string(o.n_predict)};
   if (o.ctx < 0) throw usage_error{"-c must be >= 0, got " + std::to_string(o.ctx)};
-  if (o.threads <= 0) throw usage_error{"-t must be positive, got " + std::to_string(o.threads)};
+  if (o.threads < 0 || o.threads > 1024)
+    throw usage_error{"-t must be in [1, 1024], got " + std::to_string(o.threads)};
   if (o.kv != "f32" && o.kv != "f16") throw usage_error{"--kv must be f32 or f16, got '" + o.kv + "'"};
   for (const auto& s : o.stops)
     if (s.empty()) throw usage_error{"--stop needs a non-empty text"};
+  if (o.seed < -1) throw usage_error{"--seed must be >= 0 or -1 (random), got " + std::to_string(o.seed)};
+  // Every sampling value is checked here, before the model is loaded: build the chain once
+  // (DRY with stand-in token texts; the real chain is built with the tokenizer in run()).
+  try {
+    (void)arx::make_sampler(sp, [](arx::token_id) { return std::string(); }, 1);
+  } catch (const arx::invalid_argument& e) {
+    throw usage_error{std::string("bad sampling option: ") + e.what()};
+  }
   return true;
 }
 
@@ -186,9 +285,8 @@ int run(const options& o) {
   const auto model = arx::transformer<KV>::load(o.model);
   const auto tok = arx::spm_tokenizer::from_gguf(model.weights().file());
   print_summary(model.weights(), tok);
-  if (o.threads != 1)
-    std::fprintf(stderr, "note: -t %lld ignored: arx currently runs on 1 thread\n",
-                 (long long)o.threads);
+  arx::thread_pool pool(o.threads == 0 ? arx::thread_pool::hardware_threads() : int(o.threads));
+  std::fprintf(stderr, "threads: %d\n", pool.size());
 
   const auto& cfg = model.config();
   const std::int64_t ctx = o.ctx == 0 ? cfg.n_ctx_train : o.ctx;
@@ -201,6 +299,7 @@ int run(const options& o) {
     limit = arx::context_limit::unlimited;
   }
   auto seq = model.new_sequence(ctx, limit);
+  seq.set_thread_pool(&pool);
   std::fprintf(stderr, "context: %lld tokens, KV cache %s\n", (long long)seq.capacity(),
                o.kv.c_str());
 
@@ -223,7 +322,21 @@ int run(const options& o) {
     output_ok = output_ok && write_out(s);
     return output_ok;  // stdout closed (e.g. piped into head): stop
   };
-  const auto r = arx::generate(model, seq, tok, prompt, arx::greedy{}, on_text, g);
+  // Sampling: the seed goes to stderr first, so even a run that fails later can be repeated.
+  arx::sampling_params sp = o.sampling;
+  if (o.seed >= 0) {
+    sp.seed = std::uint64_t(o.seed);
+    std::fprintf(stderr, "seed: %llu\n", (unsigned long long)sp.seed);
+  } else {
+    std::random_device rd;
+    sp.seed = (std::uint64_t(rd()) << 32 | rd()) & 0x7fffffffffffffffULL;  // fits --seed's int64
+    std::fprintf(stderr, "seed: %llu (random; --seed %llu repeats this run)\n",
+                 (unsigned long long)sp.seed, (unsigned long long)sp.seed);
+  }
+  arx::sampling_selector<arx::sampler_chain> select(arx::make_sampler(sp, tok), sp.seed, prompt);
+  std::fprintf(stderr, "sampler: %s\n", select.sampler().describe().c_str());
+
+  const auto r = arx::generate(model, seq, tok, prompt, select, on_text, g);
   show_prompt();
 
   if (std::exchange(wrote_stdout, false))

@@ -5,6 +5,8 @@
 #   STDERR_HAS   optional substring stderr must contain
 #   STDOUT_FILE  optional file whose content stdout must equal (trailing whitespace ignored)
 #   OUT_FILE, OUT_SIZE  optional file the program must have written, with this size in bytes
+#   CMD2         optional second command that must exit 0 with exactly the same stdout
+#                (reproducibility: e.g. the same --seed twice)
 #   VOCAB_CASE   optional: "<suite.inp>|<index>" — write case <index> of a llama.cpp vocab suite to
 #                CASE_FILE before running, and expect stdout == line <index> of <suite>.out
 cmake_minimum_required(VERSION 3.20)
@@ -62,6 +64,14 @@ if(DEFINED VOCAB_CASE)
   string(STRIP "${out}" got)
   if(NOT got STREQUAL expected)
     string(APPEND fail "ids '${got}', expected '${expected}'\n")
+  endif()
+endif()
+if(DEFINED CMD2)
+  execute_process(COMMAND ${CMD2} RESULT_VARIABLE rc2 OUTPUT_VARIABLE out2 ERROR_VARIABLE err2)
+  if(NOT rc2 EQUAL 0)
+    string(APPEND fail "second command exit code ${rc2}\n--- its stderr ---\n${err2}\n")
+  elseif(NOT out2 STREQUAL out)
+    string(APPEND fail "second command printed another stdout:\n${out2}\n")
   endif()
 endif()
 if(DEFINED OUT_FILE)

@@ -98,19 +98,33 @@ class candidates {
   /// Orders the whole set by logit, largest first (ties: lower id first).
   void sort() {
     if (sorted_) return;
-    std::sort(items_.begin(), items_.end(), greater);
+    std::sort(items_.begin(), items_.end(), [](const candidate& a, const candidate& b) { return greater(a, b); });
     sorted_ = true;
     id_order_ = false;
   }
 
   /// Keeps the k largest (ties: lower id), sorted. k >= size() sorts everything. Partial
-  /// selection: O(n + k log k).
+  /// selection: for k <= size()/64 one pass keeping the k best in a heap (most candidates are
+  /// rejected by one comparison with the heap's worst), else nth_element; then k log k to sort.
   void top(std::size_t k) {
     if (k >= items_.size()) return sort();
-    if (!sorted_) {
-      std::nth_element(items_.begin(), items_.begin() + std::ptrdiff_t(k), items_.end(), greater);
+    if (!sorted_ && k <= items_.size() / 64) {
+      // one pass keeping the k best in a heap whose front is the worst of them
+      auto gt = [](const candidate& a, const candidate& b) { return greater(a, b); };
+      heap_.assign(items_.begin(), items_.begin() + std::ptrdiff_t(k));
+      std::make_heap(heap_.begin(), heap_.end(), gt);
+      for (std::size_t i = k; i < items_.size(); ++i) {
+        if (!greater(items_[i], heap_.front())) continue;
+        std::pop_heap(heap_.begin(), heap_.end(), gt);
+        heap_.back() = items_[i];
+        std::push_heap(heap_.begin(), heap_.end(), gt);
+      }
+      std::sort_heap(heap_.begin(), heap_.end(), gt);
+      items_.assign(heap_.begin(), heap_.end());
+    } else if (!sorted_) {
+      std::nth_element(items_.begin(), items_.begin() + std::ptrdiff_t(k), items_.end(), [](const candidate& a, const candidate& b) { return greater(a, b); });
       items_.resize(k);
-      std::sort(items_.begin(), items_.end(), greater);
+      std::sort(items_.begin(), items_.end(), [](const candidate& a, const candidate& b) { return greater(a, b); });
     } else {
       items_.resize(k);
     }
@@ -173,6 +187,7 @@ class candidates {
 
  private:
   std::vector<candidate> items_;
+  std::vector<candidate> heap_;
   std::size_t vocab_ = 0;
   bool id_order_ = false, sorted_ = false, has_p_ = false;
 };
