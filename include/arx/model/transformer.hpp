@@ -25,9 +25,10 @@
 // whether the prompt is evaluated as one batch or token by token. Quantized matrices (Q8_0, Q4_0)
 // multiply Q8_0-quantized activations (as llama.cpp does); F32/F16/BF16 ones use f32 activations.
 //
-// Attention per token: for each query head h (KV head g = h / (n_head / n_head_kv)), scores over
-// the p + 1 cached positions, one f32 softmax, then the weighted sum of values — time and memory
-// linear in the context, no [n][n] mask materialised.
+// Attention per token and KV head g: the G = n_head / n_head_kv query heads that share g score
+// the p + 1 cached keys in one ops::gemm (each key row is loaded once for the G heads; the
+// kernel is batch-invariant, so a head's scores do not depend on G), one f32 softmax per head,
+// then the weighted sum of values — time and memory linear in the context, no [n][n] mask.
 #pragma once
 
 #include <algorithm>
@@ -121,7 +122,7 @@ class sequence {
     std::int64_t tokens = 0;  // batch size the buffers hold
     std::vector<float> x, xn, q, k, v, att, tmp, gate, up;  // [tokens][width]
     std::vector<float> cos, sin;                           // [tokens][n_rot / 2]
-    std::vector<float> scores;                             // [threads][capacity]
+    std::vector<float> scores;                             // [threads][G][capacity]
     std::vector<float> v_row;                              // [threads][head_dim] (f16 as float)
     std::vector<float> hidden, logits;                     // [rows][n_embd], [rows][n_vocab]
     aligned_buffer quant;                                  // quantized activations for gemm
@@ -214,12 +215,12 @@ class transformer {
         ops::rope_apply(heads(k.row(t), c.n_head_kv), cs, sn, rp.layout);
       }
       seq.cache_.write(l, pos, k.flat(), v.flat());
-      // Attention: every (token, head) pair is independent; split them over the threads.
+      // Attention: every (token, KV head) pair is independent; split them over the threads.
       const auto attend_range = [&](int th, int nth) {
-        const auto [b, e] = thread_pool::split(n * c.n_head, th, nth);
+        const auto [b, e] = thread_pool::split(n * c.n_head_kv, th, nth);
         for (std::int64_t i = b; i < e; ++i)
-          attend(seq, s, th, l, pos + i / c.n_head + 1, i % c.n_head, q.row(i / c.n_head),
-                 att.row(i / c.n_head));
+          attend(seq, s, th, l, pos + i / c.n_head_kv + 1, i % c.n_head_kv,
+                 q.row(i / c.n_head_kv), att.row(i / c.n_head_kv));
       };
       const std::size_t work = std::size_t(n * c.n_head * (pos + n) * c.head_dim);
       if (n_threads > 1 && work >= min_parallel_attention)
@@ -316,7 +317,7 @@ class transformer {
       if (s.quant.size() < qb) s.quant = aligned_buffer(qb);
       s.tokens = n;
     }
-    grow(s.scores, capacity * n_threads);
+    grow(s.scores, capacity * (c.n_head / c.n_head_kv) * n_threads);
     grow(s.v_row, c.head_dim * n_threads);
   }
 
@@ -329,34 +330,41 @@ class transformer {
     return tensor_view<float>(row.data(), shape_t{n_heads, config().head_dim});
   }
 
-  // Causal attention of query head h of one token over cache positions [0, end) of layer l,
-  // with thread th's scratch.   q: [n_head][head_dim] (RoPE applied);  out: [n_head][head_dim]
+  // Causal attention of the query heads that share KV head g, for one token, over cache
+  // positions [0, end) of layer l, with thread th's scratch.
+  //   q: [n_head][head_dim] (RoPE applied);  out: [n_head][head_dim]
   void attend(const sequence<KV>& seq, typename sequence<KV>::scratch& s, int th, std::int64_t l,
-              std::int64_t end, std::int64_t h, std::span<const float> q,
+              std::int64_t end, std::int64_t g, std::span<const float> q,
               std::span<float> out) const {
     const model_config& c = config();
-    const std::size_t hd = std::size_t(c.head_dim);
-    const std::int64_t g = h / (c.n_head / c.n_head_kv);       // the KV head h reads
+    const std::int64_t hd = c.head_dim, group = c.n_head / c.n_head_kv, cap = seq.capacity();
     const tensor_view<const KV> keys = seq.cache_.k(l, end);    // {end, n_head_kv, head_dim}
     const tensor_view<const KV> values = seq.cache_.v(l, end);  // {end, n_head_kv, head_dim}
-    const float scale = 1.0f / std::sqrt(float(c.head_dim));
-    const std::span<float> scores(s.scores.data() + std::size_t(th) * std::size_t(seq.capacity()),
-                                  std::size_t(end));
-    const std::span<float> v_row(s.v_row.data() + std::size_t(th) * hd, hd);
-    const std::span<const float> qh = q.subspan(std::size_t(h) * hd, hd);
-    for (std::int64_t j = 0; j < end; ++j)
-      scores[std::size_t(j)] = ops::dot(std::span<const KV>(&keys(j, g, 0), hd), qh);
-    ops::softmax(scores, scale);
-    const std::span<float> oh = out.subspan(std::size_t(h) * hd, hd);
-    std::fill(oh.begin(), oh.end(), 0.0f);
+    // K of head g: {end, head_dim}, rows n_head_kv * head_dim apart.
+    const tensor_view<const KV> k_g(&keys(0, g, 0), shape_t{end, hd},
+                                    {keys.stride(0), 1, 0, 0});
+    // The group's queries: {group, head_dim}, consecutive in q.
+    const tensor_view<const float> q_g(q.data() + g * group * hd, shape_t{group, hd});
+    // Scores: {group, end} in this thread's [group][capacity] block.
+    float* sp = s.scores.data() + std::size_t(th * group * cap);
+    const tensor_view<float> scores(sp, shape_t{group, end}, {cap, 1, 0, 0});
+    ops::gemm(k_g, q_g, scores);
+    const float scale = 1.0f / std::sqrt(float(hd));
+    for (std::int64_t h = 0; h < group; ++h) ops::softmax(scores.row(h), scale);
+    // out_h = sum_j p[h][j] V[j, g], each value row read once for the group.
+    float* op = out.data() + g * group * hd;
+    std::fill(op, op + group * hd, 0.0f);
+    const std::span<float> v_row(s.v_row.data() + std::size_t(th * hd), std::size_t(hd));
     for (std::int64_t j = 0; j < end; ++j) {
-      const KV* vr = &values(j, g, 0);
+      std::span<const float> vr;
       if constexpr (std::is_same_v<KV, float>) {
-        ops::axpy(scores[std::size_t(j)], std::span<const float>(vr, hd), oh);
+        vr = std::span<const float>(&values(j, g, 0), std::size_t(hd));
       } else {
-        ops::convert(std::span<const KV>(vr, hd), v_row);
-        ops::axpy(scores[std::size_t(j)], std::span<const float>(v_row), oh);
+        ops::convert(std::span<const KV>(&values(j, g, 0), std::size_t(hd)), v_row);
+        vr = v_row;
       }
+      for (std::int64_t h = 0; h < group; ++h)
+        ops::axpy(scores(h, j), vr, std::span<float>(op + h * hd, std::size_t(hd)));
     }
   }
 
