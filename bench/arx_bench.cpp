@@ -438,7 +438,9 @@ void print_markdown(const std::vector<result>& rs, const options& o,
     std::string s = "|";
     for (std::size_t i = 0; i < cells.size(); ++i) {
       const std::string pad(std::size_t(w[i] - width(cells[i])), ' ');
-      s += " " + (left[i] ? cells[i] + pad : pad + cells[i]) + " |";
+      s += ' ';  // appended piecewise: "lit" + string&& trips GCC 12's -Wrestrict (bug 105651)
+      s += left[i] ? cells[i] + pad : pad + cells[i];
+      s += " |";
     }
     std::printf("%s\n", s.c_str());
   };
@@ -537,7 +539,11 @@ void print_json(const std::vector<result>& rs) {
     std::printf("%s\n  {\n", i ? "," : "");
     for (const auto& f : fields(rs[i])) {
       std::string v;
-      if (f.k == field::str) v = "\"" + json_escape(f.value) + "\"";
+      if (f.k == field::str) {
+        v = '"';
+        v += json_escape(f.value);
+        v += '"';
+      }
       else if (f.k == field::boolean) v = f.value == "0" ? "false" : "true";
       else v = f.value.empty() ? "null" : f.value;
       std::printf("    \"%s\": %s,\n", f.name.c_str(), v.c_str());

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -220,5 +221,45 @@ ARX_GEMM_BENCH(arx::f16);
 ARX_GEMM_BENCH(arx::bf16);
 ARX_GEMM_BENCH(block_q8_0);
 ARX_GEMM_BENCH(block_q4_0);
+
+// ---- gemm at a model's shapes: n tokens x [rows][cols] (TinyLlama-1.1B: attention 2048 x 2048,
+// FFN gate/up 5632 x 2048, down 2048 x 5632). The weights are one copy, so with n >= 16 this is
+// compute bound (prefill). Args: rows, cols, n.
+
+template <class T>
+void gemm_shape(benchmark::State& state) {
+  const std::int64_t rows = state.range(0), cols = state.range(1), n = state.range(2);
+  const std::size_t units = std::size_t(cols / arx::dtype_traits<T>::block_elems);
+  std::vector<T> w(std::size_t(rows) * units);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto row = random_row<T>(units, std::uint32_t(11 + r));
+    std::memcpy(w.data() + std::size_t(r) * units, row.data(), units * sizeof(T));
+  }
+  const auto xs = random_floats(std::size_t(n * cols), 12);
+  std::vector<float> ys(std::size_t(n * rows));
+  std::vector<std::byte> scratch(arx::ops::gemm_scratch_bytes<T>(n, cols));
+  const arx::tensor_view<const T> wv(w.data(), {rows, cols});
+  const arx::tensor_view<const float> x(xs.data(), {n, cols});
+  const arx::tensor_view<float> y(ys.data(), {n, rows});
+  for (auto _ : state) {
+    arx::ops::gemm(wv, x, y, std::span<std::byte>(scratch));
+    benchmark::DoNotOptimize(ys.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, double(arx::row_bytes(arx::dtype_traits<T>::type, cols)) * double(rows),
+               2.0 * double(n) * double(rows) * double(cols));
+}
+void model_shapes(benchmark::internal::Benchmark* b) {
+  for (std::int64_t n : {16, 64, 512})
+    for (auto [rows, cols] : {std::pair<std::int64_t, std::int64_t>{2048, 2048}, {5632, 2048},
+                              {2048, 5632}})
+      b->Args({rows, cols, n});
+}
+#define ARX_GEMM_SHAPE_BENCH(T)                                                                   \
+  BENCHMARK_TEMPLATE(gemm_shape, T)->Apply(model_shapes)->Unit(benchmark::kMillisecond)          \
+      ->MeasureProcessCPUTime()
+ARX_GEMM_SHAPE_BENCH(arx::f16);
+ARX_GEMM_SHAPE_BENCH(block_q8_0);
+ARX_GEMM_SHAPE_BENCH(block_q4_0);
 
 }  // namespace

@@ -420,6 +420,139 @@ void int8_row(const W* w, std::size_t nb, const q8_pack<W>* const* px, float* ou
   finish(int8_row_acc<W, NT>(w, nb, px, zero_accumulators<NT>(), prefetch), out);
 }
 
+// ---- gemm: register tiles of R rows x T tokens over unpacked weight rows ----------------------
+// For a batch, gemm first unpacks a tile of weight rows into the operands group_step derives from
+// the raw rows (the same bytes, the same f32 scales), once per tile instead of once per row and
+// token group. A tile kernel then keeps T tokens' activation groups in registers and streams R
+// unpacked rows past them; each (row, token) pair runs exactly group_step's operations on the
+// same values, even groups into one accumulator and odd groups into another (one parity pass
+// after the other), and finish()'s final add and horizontal sum — so every output is bit-identical
+// to int8_row's, hence to gemv's.
+/// Q4_0 group of one weight row: low and high nibbles, and the 16 lanes' f32 weight scales.
+struct alignas(64) q4_wgroup {
+  __m512i lo, hi;
+  __m512 ws;
+};
+/// Q8_0 group of one weight row: quants + 128 (the unsigned operand), lane scales.
+struct alignas(64) q8_wgroup {
+  __m512i u;
+  __m512 ws;
+};
+template <class W>
+using wgroup = std::conditional_t<std::is_same_v<W, block_q4_0>, q4_wgroup, q8_wgroup>;
+
+ARX_X86_INLINE void unpack_group(const group_lines& e, q4_wgroup& out) {
+  const __m512i q = _mm512_permutex2var_epi16(e.v0, e.qi, e.v1);
+  const __m512i m4 = _mm512_set1_epi8(15);
+  out.lo = _mm512_and_si512(q, m4);
+  out.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+  out.ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(e.v0, e.di, e.v1)));
+}
+ARX_X86_INLINE void unpack_group(const group_lines& e, q8_wgroup& out) {
+  out.u = _mm512_xor_si512(_mm512_permutex2var_epi16(e.v0, e.qi, e.v1),
+                           _mm512_set1_epi8(std::int8_t(0x80)));
+  out.ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(e.v0, e.di, e.v1)));
+}
+template <class W, class Cursor>
+void unpack_walk(Cursor c, std::size_t ng, wgroup<W>* out) {
+  for (std::size_t g = 0; g < ng; ++g) unpack_group(c.next(), out[g]);
+}
+/// The row's pack_units<W>(nb) groups, unpacked (what group_step computes from the raw row).
+template <class W>
+void unpack_row(const W* w, std::size_t nb, wgroup<W>* out, bool prefetch = true) {
+  const simd::x86::row_lines rl(w, nb * sizeof(W), prefetch);
+  const std::size_t ng = pack_units<W>(nb);
+  if (rl.shift() % group_indices<W>::align == 0)
+    unpack_walk<W>(direct_cursor<W>(rl), ng, out);
+  else
+    unpack_walk<W>(realign_cursor<W>(rl), ng, out);
+}
+
+/// One parity pass of a tile over groups [g0, g1): adds groups g of parity p (in order) of
+/// (row r, token t) to part[r * T + t] (to zero unless Resume), as int8_walk's even (p = 0) or
+/// odd (p = 1) accumulator does — so passes over consecutive group ranges chain exactly.
+/// w[r]: unpacked rows; x[t]: packed tokens. The token groups stay in registers.
+template <int R, int T, bool Resume>
+void int8_tile_pass(const q4_wgroup* const* wp, const q4_group* const* xp, std::size_t g0,
+                    std::size_t g1, std::size_t p, __m512* part) {
+  const q4_wgroup* w[R];
+  const q4_group* x[T];
+  unroll<R>([&](auto r) { w[r] = wp[r]; });
+  unroll<T>([&](auto t) { x[t] = xp[t]; });
+  __m512 acc[R][T];
+  unroll<R>([&](auto r) {
+    unroll<T>([&](auto t) { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
+  });
+  for (std::size_t g = g0 + ((g0 & 1) != p); g < g1; g += 2) {
+    __m512i xlo[T], xhi[T], corr[T];
+    __m512 dx[T];
+    unroll<T>([&](auto t) {
+      xlo[t] = _mm512_load_si512(x[t][g].xlo);
+      xhi[t] = _mm512_load_si512(x[t][g].xhi);
+      corr[t] = _mm512_load_si512(x[t][g].corr);
+      dx[t] = _mm512_load_ps(x[t][g].dx);
+    });
+    unroll<R>([&](auto r) {
+      const q4_wgroup& wg = w[r][g];
+      const __m512i lo = wg.lo, hi = wg.hi;
+      const __m512 ws = wg.ws;
+      unroll<T>([&](auto t) {
+        __m512i s = _mm512_dpbusd_epi32(corr[t], lo, xlo[t]);
+        s = _mm512_dpbusd_epi32(s, hi, xhi[t]);
+        const __m512 scale = _mm512_mul_ps(ws, dx[t]);
+        acc[r][t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[r][t]);
+      });
+    });
+  }
+  unroll<R>([&](auto r) { unroll<T>([&](auto t) { part[r * T + t] = acc[r][t]; }); });
+}
+template <int R, int T, bool Resume>
+void int8_tile_pass(const q8_wgroup* const* wp, const q8_group* const* xp, std::size_t g0,
+                    std::size_t g1, std::size_t p, __m512* part) {
+  const q8_wgroup* w[R];
+  const q8_group* x[T];
+  unroll<R>([&](auto r) { w[r] = wp[r]; });
+  unroll<T>([&](auto t) { x[t] = xp[t]; });
+  __m512 acc[R][T];
+  unroll<R>([&](auto r) {
+    unroll<T>([&](auto t) { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
+  });
+  for (std::size_t g = g0 + ((g0 & 1) != p); g < g1; g += 2) {
+    __m512i xq[T], corr[T];
+    __m512 dx[T];
+    unroll<T>([&](auto t) {
+      xq[t] = _mm512_load_si512(x[t][g].x);
+      corr[t] = _mm512_load_si512(x[t][g].corr);
+      dx[t] = _mm512_load_ps(x[t][g].dx);
+    });
+    unroll<R>([&](auto r) {
+      const q8_wgroup& wg = w[r][g];
+      const __m512i u = wg.u;
+      const __m512 ws = wg.ws;
+      unroll<T>([&](auto t) {
+        const __m512i s = _mm512_dpbusd_epi32(corr[t], u, xq[t]);
+        const __m512 scale = _mm512_mul_ps(ws, dx[t]);
+        acc[r][t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[r][t]);
+      });
+    });
+  }
+  unroll<R>([&](auto r) { unroll<T>([&](auto t) { part[r * T + t] = acc[r][t]; }); });
+}
+
+/// Groups [g0, g1) of a tile: even[i], odd[i] (i = r * T + t) are int8_walk's accumulators,
+/// continued when `resume`.
+template <int R, int T, class WG, class XG>
+void int8_tile_chunk(const WG* const* w, const XG* const* x, std::size_t g0, std::size_t g1,
+                     __m512* even, __m512* odd, bool resume) {
+  if (resume) {
+    int8_tile_pass<R, T, true>(w, x, g0, g1, 0, even);
+    int8_tile_pass<R, T, true>(w, x, g0, g1, 1, odd);
+  } else {
+    int8_tile_pass<R, T, false>(w, x, g0, g1, 0, even);
+    int8_tile_pass<R, T, false>(w, x, g0, g1, 1, odd);
+  }
+}
+
 #elif ARX_SIMD && defined(ARX_HAS_AVX2)
 inline float f16_scale(f16 h) noexcept { return _cvtsh_ss(h.bits); }
 
@@ -582,6 +715,56 @@ void float_row(const T* w, std::size_t n, const float* const* x, float* out,
     float_row_walk<T, NT, true>(rl, n, x, out);
   else
     float_row_walk<T, NT, false>(rl, n, x, out);
+}
+
+// gemm for float weights: R rows x T tokens per register tile over copies of the weight rows
+// (64-byte aligned, in the row's own type). Chunk c (16 values) of row r meets chunk c of token
+// t by the same fmadd as in float_row_walk, even chunks into one accumulator and odd chunks into
+// another (one parity pass after the other), then float_row_walk's final add and sum: bit-identical
+// to float_row when the row length is a multiple of 32 (float_row's last pair then holds no
+// padding either).
+template <class T>
+ARX_X86_INLINE __m512 chunk_f32(const T* p) {
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_load_ps(p);
+  else if constexpr (std::is_same_v<T, f16>)
+    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+  else
+    return simd::x86::bf16x16_to_f32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+}
+/// Chunks c of parity p in [c0, c1) of rows w[r] and tokens x[t], added (in order) to
+/// part[r * T + t] (to zero unless Resume).
+template <class W, int R, int T, bool Resume>
+void float_tile_pass(const W* const* wp, const float* const* xp, std::size_t c0, std::size_t c1,
+                     std::size_t p, __m512* part) {
+  const W* w[R];
+  const float* x[T];
+  unroll<R>([&](auto r) { w[r] = wp[r]; });
+  unroll<T>([&](auto t) { x[t] = xp[t]; });
+  __m512 acc[R][T];
+  unroll<R>([&](auto r) {
+    unroll<T>([&](auto t) { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
+  });
+  for (std::size_t c = c0 + ((c0 & 1) != p); c < c1; c += 2) {
+    __m512 xv[T];
+    unroll<T>([&](auto t) { xv[t] = _mm512_loadu_ps(x[t] + 16 * c); });
+    unroll<R>([&](auto r) {
+      const __m512 wv = chunk_f32(w[r] + 16 * c);
+      unroll<T>([&](auto t) { acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]); });
+    });
+  }
+  unroll<R>([&](auto r) { unroll<T>([&](auto t) { part[r * T + t] = acc[r][t]; }); });
+}
+template <int R, int T, class W>
+void float_tile_chunk(const W* const* w, const float* const* x, std::size_t c0, std::size_t c1,
+                      __m512* even, __m512* odd, bool resume) {
+  if (resume) {
+    float_tile_pass<W, R, T, true>(w, x, c0, c1, 0, even);
+    float_tile_pass<W, R, T, true>(w, x, c0, c1, 1, odd);
+  } else {
+    float_tile_pass<W, R, T, false>(w, x, c0, c1, 0, even);
+    float_tile_pass<W, R, T, false>(w, x, c0, c1, 1, odd);
+  }
 }
 
 #elif ARX_SIMD

@@ -81,7 +81,7 @@ void check_gemm(shape s, std::size_t n) {
 TEMPLATE_TEST_CASE("gemm: every token equals gemv alone, bit for bit, and matches Eigen",
                    "[ops][gemm]", float, arx::f16, arx::bf16, block_q8_0, block_q4_0) {
   for (const shape s : shapes<TestType>())
-    for (std::size_t n : {1, 2, 5, 16}) check_gemm<TestType>(s, n);
+    for (std::size_t n : {1, 2, 5, 16, 41}) check_gemm<TestType>(s, n);  // 16, 41: register tiles
 }
 
 TEMPLATE_TEST_CASE("gemm: a token's result does not depend on its batch", "[ops][gemm]", float,
