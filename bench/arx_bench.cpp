@@ -34,6 +34,8 @@
 // per test; json: an array of records with llama-bench's field names plus arx's: simd_target,
 // weight_bytes_per_token, gbps, bw_gbps, bw_pct — null for pp). stderr: progress. Exit status:
 // 0 success, 1 error from arx (unreadable or unsupported file, ...), 2 bad arguments.
+#include "cli.hpp"
+
 #include <arx/core/error.hpp>
 #include <arx/core/half.hpp>
 #include <arx/core/thread_pool.hpp>
@@ -85,9 +87,7 @@ void usage(std::FILE* out) {
       out);
 }
 
-struct usage_error {
-  std::string what;
-};
+using arx_cli::usage_error;
 
 struct options {
   std::vector<std::string> models;
@@ -630,21 +630,7 @@ int run(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  options o;
-  try {
-    if (!parse(argc, argv, o)) {
-      usage(stdout);
-      return 0;
-    }
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "arx-bench: %s\n", e.what.c_str());
-    usage(stderr);
-    return 2;
-  }
-  try {
+  return arx_cli::main<options>("arx-bench", argc, argv, parse, usage, [](const options& o) {
     return o.kv == "f16" ? run<arx::f16>(o) : run<float>(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

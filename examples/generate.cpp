@@ -13,6 +13,8 @@
 // is produced (so it can be piped); everything else (model summary, SIMD target, timings, stop
 // reason) goes to stderr. Exit codes: 0 done, 1 an error from arx (bad file, prompt longer than
 // the context, ...), 2 bad command-line arguments.
+#include "cli.hpp"
+
 #include <arx/core/error.hpp>
 #include <arx/core/half.hpp>
 #include <arx/generation/generate.hpp>
@@ -117,9 +119,7 @@ struct options {
   bool ignore_eos = false;
 };
 
-struct usage_error {
-  std::string what;
-};
+using arx_cli::usage_error;
 
 bool parse_int(const char* s, std::int64_t& v) {
   const char* end = s + std::strlen(s);
@@ -358,23 +358,11 @@ int main(int argc, char** argv) {
 #ifdef SIGPIPE
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes a write error, not a silent death
 #endif
-  options o;
-  try {
-    if (!parse(argc, argv, o)) {
-      usage(stdout);
-      return 0;
-    }
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "generate: %s\n", e.what.c_str());
-    usage(stderr);
-    return 2;
-  }
-  try {
-    return o.kv == "f16" ? run<arx::f16>(o) : run<float>(o);
-  } catch (const std::exception& e) {
-    std::fflush(stdout);
-    if (wrote_stdout) std::fputc('\n', stderr);
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  return arx_cli::main<options>(
+      "generate", argc, argv, parse, usage,
+      [](const options& o) { return o.kv == "f16" ? run<arx::f16>(o) : run<float>(o); },
+      [] {
+        std::fflush(stdout);
+        if (wrote_stdout) std::fputc('\n', stderr);
+      });
 }

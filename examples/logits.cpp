@@ -6,6 +6,8 @@
 // prompt token i). The prompt is tokenized with BOS when the vocab asks for it (add_bos), the
 // way llama.cpp evaluates a prompt. n_prompt, n_vocab and the timing go to stderr.
 // Exit codes: 0 done, 1 an error from arx (bad file, ...), 2 bad arguments.
+#include "cli.hpp"
+
 #include <arx/core/error.hpp>
 #include <arx/core/half.hpp>
 #include <arx/io/gguf.hpp>
@@ -43,9 +45,7 @@ void usage(std::FILE* out) {
       out);
 }
 
-struct usage_error {
-  std::string what;
-};
+using arx_cli::usage_error;
 
 struct options {
   std::string model, prompt, file, output, kv = "f32";
@@ -130,23 +130,11 @@ void run(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  options o;
-  try {
-    if (!parse(argc, argv, o)) {
-      usage(stdout);
-      return 0;
-    }
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "logits: %s\n", e.what.c_str());
-    usage(stderr);
-    return 2;
-  }
-  try {
-    if (o.kv == "f16") run<arx::f16>(o);
-    else run<float>(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  return arx_cli::main<options>("logits", argc, argv, parse, usage, [](const options& o) {
+    if (o.kv == "f16")
+      run<arx::f16>(o);
+    else
+      run<float>(o);
+    return 0;
+  });
 }

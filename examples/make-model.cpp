@@ -31,6 +31,8 @@
 // tensor. Measured for tinyllama-1.1b: f32 4.6 GB, q8_0 1.3 GB, q4_0 0.69 GB (f16/bf16 ~2.3 GB).
 //
 // Progress and timings go to stderr. Exit status: 0 success, 1 error, 2 bad arguments.
+#include "cli.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,9 +112,7 @@ void usage(std::FILE* out) {
       out);
 }
 
-struct usage_error {
-  std::string what;
-};
+using arx_cli::usage_error;
 
 struct options {
   const shape_spec* shape = nullptr;
@@ -428,22 +428,7 @@ int run(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  options o;
-  try {
-    if (!parse(argc, argv, o)) {
-      usage(stdout);
-      return 0;
-    }
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "make-model: %s\n", e.what.c_str());
-    usage(stderr);
-    return 2;
-  }
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
+  return arx_cli::main<options>("make-model", argc, argv, parse, usage, run, [] {
     if (progress_pending) std::fputc('\n', stderr);
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

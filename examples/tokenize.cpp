@@ -7,6 +7,8 @@
 // By default no BOS is added and special-token text ("<s>") is ordinary text — the convention of
 // llama.cpp's vocab test suites (tokenize(text, add_special = false, parse_special = false)).
 // Exit codes: 0 done, 1 an error from arx (bad file, invalid UTF-8, ...), 2 bad arguments.
+#include "cli.hpp"
+
 #include <arx/core/error.hpp>
 #include <arx/io/gguf.hpp>
 #include <arx/tokenizer/spm.hpp>
@@ -42,9 +44,7 @@ void usage(std::FILE* out) {
       out);
 }
 
-struct usage_error {
-  std::string what;
-};
+using arx_cli::usage_error;
 
 struct options {
   std::string model, text, file;
@@ -139,18 +139,7 @@ std::vector<std::int32_t> encode_special(const arx::spm_tokenizer& tok, std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  options o;
-  try {
-    if (!parse(argc, argv, o)) {
-      usage(stdout);
-      return 0;
-    }
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "tokenize: %s\n", e.what.c_str());
-    usage(stderr);
-    return 2;
-  }
-  try {
+  return arx_cli::main<options>("tokenize", argc, argv, parse, usage, [](const options& o) {
     const auto tok = arx::spm_tokenizer::from_gguf(arx::gguf::open(o.model));
     const std::string text = o.have_file ? read_file(o.file) : o.text;
     const auto ids = o.special ? encode_special(tok, text, o.bos) : tok.encode(text, o.bos);
@@ -162,9 +151,6 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "error: writing to stdout failed\n");
       return 1;
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
