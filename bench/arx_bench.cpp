@@ -11,6 +11,12 @@
 //     the first token is BOS (if the model adds one), the others random ids, as in llama-bench
 //     (random rather than the argmax of the logits, so the rate is the model's, not the sampler's;
 //     the ids are drawn before the timer starts). tokens/s = N / time.
+//   * verifyN (-v N): the cost of checking N drafted tokens (speculative decoding, contrastive
+//     search): after 64 context tokens, 16 forward()s of the same N tokens at position 64 (logits
+//     of every row; each call replaces the previous call's rows), then 16 single-token forward()s
+//     at position 64; tokens/s = 16 N / time of the N-token calls, and the extra column "call /
+//     1-token call" is the ratio of the two calls' mean times (ideal: 1, the weights are read once
+//     per call either way).
 //   Each test starts with one untimed warm-up (the whole prompt for pp, 4 tokens for tg), which
 //   also faults in the mmapped weights and grows the sequence's scratch buffers; then it is
 //   repeated -r times, the sequence emptied (clear()) before each repetition. Random ids come from
@@ -73,9 +79,12 @@ void usage(std::FILE* out) {
       "single-token forwards) speed for every model x thread count, like llama-bench.\n"
       "Lists are comma-separated; -m and -t may also be repeated.\n"
       "  -m, --model FILE[,FILE]   GGUF model(s) (llama architecture)\n"
-      "  -t, --threads N[,N]       thread counts (default: all hardware threads)\n"
+      "  -t, --threads N[,N]       thread counts (default: physical cores)\n"
       "  -p, --n-prompt N[,N]      prompt lengths (default 512; 0 skips the pp test)\n"
       "  -n, --n-gen N[,N]         generation lengths (default 128; 0 skips the tg test)\n"
+      "  -v, --verify N[,N]        verify tests (verifyN): 16 forwards of N tokens, all rows'\n"
+      "                            logits, at position 64, against 16 1-token forwards there\n"
+      "                            (default: none); reports the time ratio of the two calls\n"
       "  -r, --repetitions N       repetitions of every test (default 5)\n"
       "      --kv f32|f16          KV cache element type (default f32)\n"
       "  -o, --output md|csv|json  output format on stdout (default md)\n"
@@ -94,6 +103,7 @@ struct options {
   std::vector<int> threads;
   std::vector<int> n_prompt{512};
   std::vector<int> n_gen{128};
+  std::vector<int> n_verify;  // verify tests: batches of N drafted tokens (none by default)
   int reps = 5;
   std::string kv = "f32";
   std::string output = "md";
@@ -146,6 +156,8 @@ bool parse(int argc, char** argv, options& o) {
       o.n_prompt = ints(i, 0, 1 << 20);
     } else if (a == "-n" || a == "--n-gen") {
       o.n_gen = ints(i, 0, 1 << 20);
+    } else if (a == "-v" || a == "--verify") {
+      o.n_verify = ints(i, 0, 64);
     } else if (a == "-r" || a == "--repetitions") {
       o.reps = parse_int(a, value(i), 1, 1 << 20);
     } else if (a == "--kv") {
@@ -160,12 +172,12 @@ bool parse(int argc, char** argv, options& o) {
     }
   }
   if (o.models.empty()) throw usage_error{"no model given (-m FILE)"};
-  if (o.threads.empty()) o.threads.push_back(arx::thread_pool::hardware_threads());
+  if (o.threads.empty()) o.threads.push_back(arx::thread_pool::physical_cores());
   const auto nonzero = [](const std::vector<int>& v) {
     return std::any_of(v.begin(), v.end(), [](int x) { return x > 0; });
   };
-  if (!nonzero(o.n_prompt) && !nonzero(o.n_gen))
-    throw usage_error{"nothing to run: every -p and -n is 0"};
+  if (!nonzero(o.n_prompt) && !nonzero(o.n_gen) && !nonzero(o.n_verify))
+    throw usage_error{"nothing to run: every -p, -n and -v is 0"};
   return true;
 }
 
@@ -286,15 +298,21 @@ model_info describe(const std::string& path, const arx::llama_weights& w) {
 
 // ---- one test ---------------------------------------------------------------------------------
 
+/// Verify tests: calls per repetition, and the context already in the cache when they run.
+constexpr int verify_calls = 16;
+constexpr int verify_depth = 64;
+
 struct result {
   const model_info* model = nullptr;
   int threads = 0;
   int n_prompt = 0, n_gen = 0;
+  int n_verify = 0;               // verify test: tokens per call (n_prompt, n_gen are 0)
+  std::vector<double> step_ns;    // verify test: per repetition, the 1-token calls
   std::string kv;
   std::string time;               // RFC 3339, when the test started
   std::vector<double> ns;         // per repetition
   double bw_gbps = 0;             // streaming read bandwidth with `threads` threads
-  int tokens() const { return n_prompt + n_gen; }
+  int tokens() const { return n_prompt + n_gen + n_verify * verify_calls; }
   std::vector<double> ts() const {
     std::vector<double> v;
     for (double x : ns) v.push_back(1e9 * tokens() / x);
@@ -303,8 +321,14 @@ struct result {
   double avg_ts() const { return mean(ts()); }
   double sd_ts() const { return stdev(ts()); }
   bool is_tg() const { return n_gen > 0; }
-  double gbps() const { return is_tg() ? double(model->tg_bytes) * avg_ts() / 1e9 : 0.0; }
-  double bw_pct() const { return is_tg() && bw_gbps > 0 ? 100.0 * gbps() / bw_gbps : 0.0; }
+  bool is_verify() const { return n_verify > 0; }
+  /// Forward calls per second: each reads the weights once.
+  double calls_per_s() const { return is_verify() ? avg_ts() / n_verify : avg_ts(); }
+  bool has_bw() const { return is_tg() || is_verify(); }
+  double gbps() const { return has_bw() ? double(model->tg_bytes) * calls_per_s() / 1e9 : 0.0; }
+  double bw_pct() const { return has_bw() && bw_gbps > 0 ? 100.0 * gbps() / bw_gbps : 0.0; }
+  /// Verify test: time of one N-token call over one 1-token call at the same position.
+  double step_ratio() const { return is_verify() ? mean(ns) / mean(step_ns) : 0.0; }
 };
 
 std::vector<arx::token_id> random_tokens(const model_info& m, int n, std::uint64_t seed) {
@@ -334,11 +358,46 @@ std::string now_rfc3339() {
   return buf;
 }
 
+/// Verify test: after verify_depth context tokens, verify_calls forwards of N tokens at that
+/// position (every row's logits, as a speculative verifier needs; each call replaces the last
+/// one's N cache rows) against verify_calls 1-token forwards at the same position.
+template <class KV>
+void run_verify(const arx::transformer<KV>& model, arx::thread_pool& pool, result& r, int reps,
+                int index, int count) {
+  using clock = std::chrono::steady_clock;
+  const model_info& m = *r.model;
+  const int n = r.n_verify;
+  auto seq = model.new_sequence(verify_depth + n, arx::context_limit::unlimited);
+  seq.set_thread_pool(&pool);
+  const auto ids = random_tokens(m, verify_depth + n, 0x5eed1000u + std::uint64_t(n));
+  const std::span<const arx::token_id> all(ids);
+  const auto context = all.first(verify_depth), batch = all.subspan(verify_depth);
+  const auto calls = [&](std::span<const arx::token_id> b, arx::rows rows) {
+    const auto t0 = clock::now();
+    for (int c = 0; c < verify_calls; ++c)
+      (void)model.forward(seq, b, verify_depth, arx::forward_request{rows});
+    return std::chrono::duration<double, std::nano>(clock::now() - t0).count();
+  };
+  std::fprintf(stderr, "arx-bench: test %d/%d: %s, %d thread%s, verify%d: warm-up\n", index,
+               count, m.filename.c_str(), r.threads, r.threads == 1 ? "" : "s", n);
+  r.time = now_rfc3339();
+  (void)model.forward(seq, context);
+  (void)calls(batch, arx::rows::all);
+  (void)calls(batch.first(1), arx::rows::last);
+  for (int rep = 0; rep < reps; ++rep) {
+    std::fprintf(stderr, "arx-bench: test %d/%d: verify%d run %d/%d\n", index, count, n,
+                 rep + 1, reps);
+    r.ns.push_back(calls(batch, arx::rows::all));
+    r.step_ns.push_back(calls(batch.first(1), arx::rows::last));
+  }
+}
+
 template <class KV>
 void run_test(const arx::transformer<KV>& model, arx::thread_pool& pool, result& r, int reps,
               int index, int count) {
   using clock = std::chrono::steady_clock;
   const model_info& m = *r.model;
+  if (r.is_verify()) return run_verify(model, pool, r, reps, index, count);
   const int n = r.is_tg() ? r.n_gen : r.n_prompt;
   const int warm = r.is_tg() ? std::min(n, 4) : n;
   const std::int64_t cap = std::max(n, warm);
@@ -393,6 +452,7 @@ std::string human_params(std::uint64_t n) {
   return n < 1000000000ULL ? fmt("%.2f M", double(n) / 1e6) : fmt("%.2f B", double(n) / 1e9);
 }
 std::string test_name(const result& r) {
+  if (r.is_verify()) return "verify" + std::to_string(r.n_verify);
   return r.is_tg() ? "tg" + std::to_string(r.n_gen) : "pp" + std::to_string(r.n_prompt);
 }
 std::string basename(const std::string& p) {
@@ -411,12 +471,17 @@ void print_markdown(const std::vector<result>& rs, const options& o,
                     const std::map<int, double>& bw, const std::string& load_start,
                     const std::string& load_end) {
   const bool show_kv = o.kv != "f32";
+  const bool show_step = std::any_of(rs.begin(), rs.end(), [](const result& r) {
+    return r.is_verify();
+  });
   std::vector<std::string> head{"model", "size", "params", "type", "threads"};
   if (show_kv) head.push_back("kv");
   for (const char* h : {"test", "t/s", "GB/s", "% of bw"}) head.emplace_back(h);
+  if (show_step) head.emplace_back("call / 1-token call");
   std::vector<bool> left{true, false, false, true, false};
   if (show_kv) left.push_back(true);
   for (bool b : {true, false, false, false}) left.push_back(b);
+  if (show_step) left.push_back(false);
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : rs) {
     std::vector<std::string> row{basename(r.model->filename), human_size(r.model->size),
@@ -425,8 +490,9 @@ void print_markdown(const std::vector<result>& rs, const options& o,
     if (show_kv) row.push_back(r.kv);
     row.push_back(test_name(r));
     row.push_back(fmt("%.2f", r.avg_ts()) + " ± " + fmt("%.2f", r.sd_ts()));
-    row.push_back(r.is_tg() ? fmt("%.2f", r.gbps()) : "");
-    row.push_back(r.is_tg() && r.bw_gbps > 0 ? fmt("%.1f", r.bw_pct()) : "");
+    row.push_back(r.has_bw() ? fmt("%.2f", r.gbps()) : "");
+    row.push_back(r.has_bw() && r.bw_gbps > 0 ? fmt("%.1f", r.bw_pct()) : "");
+    if (show_step) row.push_back(r.is_verify() ? fmt("%.3f", r.step_ratio()) : "");
     rows.push_back(std::move(row));
   }
   std::vector<int> w(head.size());
@@ -483,16 +549,18 @@ std::vector<field> fields(const result& r) {
       {"use_mmap", "1", field::boolean},
       {"n_prompt", u(r.n_prompt), field::num},
       {"n_gen", u(r.n_gen), field::num},
+      {"n_verify", u(r.n_verify), field::num},
       {"test_time", r.time, field::str},
       {"avg_ns", u(std::uint64_t(std::llround(avg_ns))), field::num},
       {"stddev_ns", u(std::uint64_t(std::llround(sd_ns))), field::num},
       {"avg_ts", f6(r.avg_ts()), field::num},
       {"stddev_ts", f6(r.sd_ts()), field::num},
       {"simd_target", arx::simd_target, field::str},
-      {"weight_bytes_per_token", r.is_tg() ? u(m.tg_bytes) : "", field::num},
-      {"gbps", r.is_tg() ? f6(r.gbps()) : "", field::num},
+      {"weight_bytes_per_token", r.has_bw() ? u(m.tg_bytes) : "", field::num},
+      {"gbps", r.has_bw() ? f6(r.gbps()) : "", field::num},
       {"bw_gbps", f6(r.bw_gbps), field::num},
-      {"bw_pct", r.is_tg() ? f6(r.bw_pct()) : "", field::num},
+      {"bw_pct", r.has_bw() ? f6(r.bw_pct()) : "", field::num},
+      {"verify_step_ratio", r.is_verify() ? f6(r.step_ratio()) : "", field::num},
   };
 }
 
@@ -561,11 +629,15 @@ void print_json(const std::vector<result>& rs) {
 template <class KV>
 int run(const options& o) {
   const std::string load_start = load_average();
-  std::fprintf(stderr, "arx-bench: arx built for %s, %d hardware threads, load average %s\n",
-               arx::simd_target, arx::thread_pool::hardware_threads(), load_start.c_str());
+  std::fprintf(stderr,
+               "arx-bench: arx built for %s, %d hardware threads on %d physical cores, load "
+               "average %s\n",
+               arx::simd_target, arx::thread_pool::hardware_threads(),
+               arx::thread_pool::physical_cores(), load_start.c_str());
   int count = 0;
   for (int p : o.n_prompt) count += p > 0;
   for (int n : o.n_gen) count += n > 0;
+  for (int v : o.n_verify) count += v > 0;
   count *= int(o.models.size() * o.threads.size());
 
   // Every model is mapped and validated first, so a bad file fails before any measuring.
@@ -599,23 +671,28 @@ int run(const options& o) {
     const model_info& m = *infos[mi];
     for (int t : o.threads) {
       auto& pool = *pools[t];
-      const auto one = [&](int p, int n) {
+      const auto one = [&](int p, int n, int v) {
         result r;
         r.model = &m;
         r.threads = t;
         r.n_prompt = p;
         r.n_gen = n;
+        r.n_verify = v;
         r.kv = o.kv;
         r.bw_gbps = bw[t];
         run_test(model, pool, r, o.reps, ++index, count);
-        std::fprintf(stderr, "arx-bench: %s%d, %d thread%s: %.2f ± %.2f t/s\n", n ? "tg" : "pp",
-                     n ? n : p, t, t == 1 ? "" : "s", r.avg_ts(), r.sd_ts());
+        std::fprintf(stderr, "arx-bench: %s, %d thread%s: %.2f ± %.2f t/s", test_name(r).c_str(),
+                     t, t == 1 ? "" : "s", r.avg_ts(), r.sd_ts());
+        if (v) std::fprintf(stderr, ", %.3f x the time of a 1-token call", r.step_ratio());
+        std::fprintf(stderr, "\n");
         results.push_back(std::move(r));
       };
       for (int p : o.n_prompt)
-        if (p > 0) one(p, 0);
+        if (p > 0) one(p, 0, 0);
       for (int n : o.n_gen)
-        if (n > 0) one(0, n);
+        if (n > 0) one(0, n, 0);
+      for (int v : o.n_verify)
+        if (v > 0) one(0, 0, v);
     }
   }
   const std::string load_end = load_average();

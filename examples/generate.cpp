@@ -56,7 +56,7 @@ void usage(std::FILE* out) {
       "                         context is full or EOS)\n"
       "  -c, --ctx-size N       context size in tokens (default 0: the model's training\n"
       "                         context; larger than it is allowed, with a warning)\n"
-      "  -t, --threads N        threads for the forward pass (default: all hardware threads)\n"
+      "  -t, --threads N        threads for the forward pass (default: physical cores)\n"
       "      --kv f32|f16       KV cache element type (default f32)\n"
       "      --stop TEXT        stop when the generated text contains TEXT (repeatable);\n"
       "                         TEXT itself is not printed\n"
@@ -109,7 +109,7 @@ struct options {
   bool have_prompt = false, have_file = false;
   std::int64_t n_predict = 64;
   std::int64_t ctx = 0;
-  std::int64_t threads = 0;      // 0: arx::thread_pool::hardware_threads()
+  std::int64_t threads = 0;      // 0: arx::thread_pool::physical_cores()
   std::int64_t seed = -1;        // -1: random
   arx::sampling_params sampling;  // seed filled in by run()
   bool breakers_set = false;
@@ -285,7 +285,7 @@ int run(const options& o) {
   const auto model = arx::transformer<KV>::load(o.model);
   const auto tok = arx::spm_tokenizer::from_gguf(model.weights().file());
   print_summary(model.weights(), tok);
-  arx::thread_pool pool(o.threads == 0 ? arx::thread_pool::hardware_threads() : int(o.threads));
+  arx::thread_pool pool(o.threads == 0 ? arx::thread_pool::physical_cores() : int(o.threads));
   std::fprintf(stderr, "threads: %d\n", pool.size());
 
   const auto& cfg = model.config();

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <arx/core/half.hpp>
+#include <arx/core/thread_pool.hpp>
 #include <arx/io/gguf.hpp>
 #include <arx/model/transformer.hpp>
 #include <arx/model/weights.hpp>
@@ -225,6 +226,7 @@ struct run_options {
   tolerance tol;
   bool free_running = false;  // greedy generation must reproduce greedy_ids token for token
   const char* label = "";     // for the messages, e.g. "KV f16"
+  int threads = 1;            // thread_pool size every sequence runs with
 };
 
 void check_within(const diff_stats& s, const tolerance& tol) {
@@ -236,7 +238,9 @@ void check_within(const diff_stats& s, const tolerance& tol) {
 /// Every golden case of `model` against transformer<KV>; returns the worst max |diff|.
 template <class KV>
 double check_golden(const std::string& model, const run_options& opt) {
-  INFO("golden/" << model << (*opt.label ? " with " : "") << opt.label);
+  INFO("golden/" << model << (*opt.label ? " with " : "") << opt.label << ", " << opt.threads
+                  << " thread(s)");
+  arx::thread_pool pool(opt.threads);
   const auto cases = load_cases(model);
   const auto weights = arx::llama_weights::load(model_path(model).string());
   const arx::spm_tokenizer tok(arx::vocab::from_gguf(weights->file()));
@@ -258,6 +262,7 @@ double check_golden(const std::string& model, const run_options& opt) {
 
     // One batch over the whole prompt, logits at every position. Room for exactly the golden run.
     auto seq = net.new_sequence(c.n_prompt + c.n_gen);
+    seq.set_thread_pool(&pool);
     REQUIRE(seq.capacity() == c.n_prompt + c.n_gen);
     diff_stats prompt_stats;
     {
@@ -295,6 +300,7 @@ double check_golden(const std::string& model, const run_options& opt) {
     if (opt.free_running) {
       // Greedy from the prompt, one token per step, each fed back (argmax, ties to lowest id).
       auto s = net.new_sequence(c.n_prompt + c.n_gen);
+      s.set_thread_pool(&pool);
       std::vector<arx::token_id> got;
       auto r = net.forward(s, std::span<const arx::token_id>(c.prompt_ids));
       for (std::int64_t j = 0; j < c.n_gen; ++j) {
@@ -368,6 +374,16 @@ TEST_CASE("llama forward matches llama.cpp on stories260K with an f16 KV cache",
   // margin (0.061) is well above these, so generation must still match token for token.
   const double worst = check_golden<arx::f16>("stories260K", {{0.05, 0.01}, true, "KV f16"});
   CHECK(worst > 0);  // an f16 cache that changes nothing at all would be suspicious: not f16
+}
+
+TEST_CASE("llama forward matches llama.cpp on 2 and 3 threads", "[llama][golden][threads]") {
+  // The pool splits matrix rows and attention heads; every output keeps its single-thread
+  // reduction order, so the same bounds (and the same free-running tokens) hold.
+  for (int threads : {2, 3}) {
+    check_golden<float>("stories260K", {f32_tol, true, "", threads});
+    check_golden<float>("tiny-llama-gqa", {f32_tol, false, "", threads});
+    check_golden<float>("tiny-q.q8_0", {quant_tol, false, "", threads});
+  }
 }
 
 TEST_CASE("llama forward matches llama.cpp on tiny-llama-gqa", "[llama][golden]") {

@@ -88,3 +88,22 @@ TEST_CASE("thread_pool rejects bad sizes", "[core][threads]") {
   REQUIRE_THROWS_TYPED(arx::thread_pool(-3), arx::invalid_argument, Catch::Contains("-3 threads"));
   CHECK(arx::thread_pool::hardware_threads() >= 1);
 }
+
+TEST_CASE("physical_cores counts each core once, within the hardware threads", "[core][threads]") {
+  const int cores = arx::thread_pool::physical_cores();
+  CHECK(cores >= 1);
+  CHECK(cores <= arx::thread_pool::hardware_threads());
+#if defined(__linux__)
+  // Only the CPUs this process may use count: pinned to one CPU, one core.
+  cpu_set_t all, one;
+  REQUIRE(sched_getaffinity(0, sizeof all, &all) == 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  const int pinned = arx::thread_pool::physical_cores();
+  REQUIRE(sched_setaffinity(0, sizeof all, &all) == 0);
+  CHECK(pinned == 1);
+#endif
+}
