@@ -6,8 +6,10 @@
 //   1  an error while running (arx::error, I/O, ...): "error: <message>" on stderr
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <fstream>
 #include <string>
 
 namespace arx_cli {
@@ -46,6 +48,15 @@ int main(const char* program, int argc, char** argv, Parse parse, Usage usage, R
 template <class Options, class Parse, class Usage, class Run>
 int main(const char* program, int argc, char** argv, Parse parse, Usage usage, Run run) {
   return main<Options>(program, argc, argv, parse, usage, run, [] {});
+}
+
+/// Peak resident memory of this process in bytes (VmHWM of /proc/self/status), or 0 where that
+/// is unavailable. Pages of a memory-mapped model count once they are touched.
+inline std::uint64_t peak_resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "... kB"
+  return 0;
 }
 
 }  // namespace arx_cli

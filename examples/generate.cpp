@@ -345,6 +345,15 @@ int run(const options& o) {
   const auto n = std::int64_t(r.tokens.size());
   rate_line("generation", n, r.generate_seconds, n - 1);
   std::fprintf(stderr, "stop: %s\n", arx::to_string(r.reason));
+  if (const std::uint64_t peak = arx_cli::peak_resident_bytes()) {
+    const double mib = 1024.0 * 1024.0;
+    const double file = double(model.weights().file().bytes().size()) / mib;
+    const double kv = double(seq.cache().bytes()) / mib;
+    std::fprintf(stderr,
+                 "memory: peak resident %.1f MiB = %.1f%% of model file %.1f MiB + KV cache "
+                 "%.1f MiB\n",
+                 double(peak) / mib, 100.0 * double(peak) / mib / (file + kv), file, kv);
+  }
   if (!output_ok) {
     std::fprintf(stderr, "error: writing to stdout failed\n");
     return 1;
