@@ -131,6 +131,10 @@ inline constexpr std::size_t act_block_bytes = std::size_t(384) << 10;
 inline constexpr std::size_t max_block_tokens = 256;
 /// Unpacked weights of one register tile's rows per group chunk (kept in L1).
 inline constexpr std::size_t l1_weight_bytes = std::size_t(20) << 10;
+/// The same for float weights, whose token rows (f32, 4 bytes a value) take more of L1 beside the
+/// weight chunk. Measured, TinyLlama-1.1B-shape F16 pp512 on 2 threads (t/s, two rounds): 3 KiB
+/// 115.5 / 115.9, 5 KiB 127.0 / 123.9, 8 KiB 127.0 / 118.7, 20 KiB 122.0 / 116.6.
+inline constexpr std::size_t l1_float_weight_bytes = std::size_t(5) << 10;
 /// Below this many tokens gemm runs the row kernels on raw rows (unpacking a tile does not pay).
 inline constexpr std::size_t min_unpack_tokens = 6;
 
@@ -199,7 +203,11 @@ void tiled_gemm(std::size_t rb, std::size_t re, std::size_t n, std::size_t ng, s
   if (tb > max_block_tokens) tb = max_block_tokens;
   if (tb > n) tb = n;
   tb = (tb + T - 1) / T * T;  // a multiple of T, at least T
-  std::size_t kc = l1_weight_bytes / (R * group_bytes) / 2 * 2;
+  const std::size_t l1 = std::is_same_v<Unit, float> || std::is_same_v<Unit, f16> ||
+                               std::is_same_v<Unit, bf16>
+                           ? l1_float_weight_bytes
+                           : l1_weight_bytes;
+  std::size_t kc = l1 / (R * group_bytes) / 2 * 2;
   if (kc < 2) kc = 2;
   std::byte* buf = unpack_buffer(tile * row_bytes + (tb / T) * 2 * R * T * sizeof(__m512));
   auto* wt = reinterpret_cast<Unit*>(buf);
