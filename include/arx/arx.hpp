@@ -36,3 +36,4 @@
 #include "arx/sampling/mirostat.hpp"
 #include "arx/sampling/params.hpp"
 #include "arx/generation/generate.hpp"
+#include "arx/decoding/speculative_sampling.hpp"
