@@ -9,7 +9,8 @@
 //
 // Workers spin (up to spin_time, 200 µs) on a shared generation counter (a decode step issues
 // hundreds of short jobs) and then sleep on it (C++20 atomic wait), so an idle pool costs no
-// CPU. run() is thread-safe: concurrent callers are serialized. A pool of size 1 runs f(0, 1) inline.
+// CPU. run() is thread-safe: concurrent callers are serialized. A pool of size 1 runs f(0, 1)
+// inline.
 // Exceptions thrown by f on any thread are rethrown by run() (the first one; the others are
 // dropped) after all threads have finished.
 #pragma once

@@ -100,15 +100,19 @@ toy make_toy(draft_kind kind, float temp, bool truncate) {
   return t;
 }
 
+/// Probability of token v after the context (a, b) in table t.
+double prob(const table& t, int a, int b, int v) {
+  return double(t[std::size_t(ctx(a, b))][std::size_t(v)]);
+}
+
 /// The exact joint distribution of the first three tokens under the target: [V^3].
 std::vector<double> exact_joint(const toy& t) {
   std::vector<double> j(V * V * V);
   for (int a = 0; a < V; ++a)
     for (int b = 0; b < V; ++b)
       for (int c = 0; c < V; ++c)
-        j[std::size_t((a * V + b) * V + c)] = double(t.p[std::size_t(ctx(start0, start1))][std::size_t(a)]) *
-                                               double(t.p[std::size_t(ctx(start1, a))][std::size_t(b)]) *
-                                               double(t.p[std::size_t(ctx(a, b))][std::size_t(c)]);
+        j[std::size_t((a * V + b) * V + c)] = prob(t.p, start0, start1, a) *
+                                               prob(t.p, start1, a, b) * prob(t.p, a, b, c);
   return j;
 }
 
@@ -164,7 +168,8 @@ double joint_p_value(const toy& t, int gamma, std::uint64_t seed, std::int64_t r
                      const verifier& verify, drafting how = drafting::sample) {
   arx::rng g(seed);
   std::vector<std::int64_t> counts(V * V * V);
-  for (std::int64_t r = 0; r < runs; ++r) ++counts[std::size_t(emit_three(t, gamma, g, verify, how))];
+  for (std::int64_t r = 0; r < runs; ++r)
+    ++counts[std::size_t(emit_three(t, gamma, g, verify, how))];
   const auto expected = exact_joint(t);
   return sampling_test::chi_square_p_value(counts, expected, runs);
 }
@@ -229,7 +234,7 @@ TEST_CASE("tokens per round match (1 - a^(g+1)) / (1 - a) for context-independen
     t.q[std::size_t(c)] = t.q[0];
   }
   double alpha = 0.0;
-  for (int v = 0; v < V; ++v) alpha += std::min(double(t.p[0][std::size_t(v)]), double(t.q[0][std::size_t(v)]));
+  for (int v = 0; v < V; ++v) alpha += std::min(prob(t.p, 0, 0, v), prob(t.q, 0, 0, v));
   REQUIRE(alpha > 0.2);
   REQUIRE(alpha < 0.95);
   for (int gamma : {1, 3, 5}) {
@@ -261,7 +266,8 @@ TEST_CASE("q = p accepts every draft and ends with a bonus", "[decoding][specula
   const toy t = make_toy(draft_kind::same, 0.7f, true);
   arx::rng g(5);
   std::int64_t rounds = 0, emitted = 0;
-  for (int r = 0; r < 2000; ++r) (void)emit_three(t, 4, g, correct, drafting::sample, &rounds, &emitted);
+  for (int r = 0; r < 2000; ++r)
+    (void)emit_three(t, 4, g, correct, drafting::sample, &rounds, &emitted);
   CHECK(emitted == 5 * rounds);  // every round: 4 accepted + the bonus
 }
 
