@@ -37,3 +37,4 @@
 #include "arx/sampling/params.hpp"
 #include "arx/generation/generate.hpp"
 #include "arx/decoding/speculative_sampling.hpp"
+#include "arx/decoding/prompt_lookup.hpp"
