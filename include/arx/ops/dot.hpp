@@ -717,12 +717,13 @@ void float_row(const T* w, std::size_t n, const float* const* x, float* out,
     float_row_walk<T, NT, false>(rl, n, x, out);
 }
 
-// gemm for float weights: R rows x T tokens per register tile over copies of the weight rows
-// (64-byte aligned, in the row's own type). Chunk c (16 values) of row r meets chunk c of token
-// t by the same fmadd as in float_row_walk, even chunks into one accumulator and odd chunks into
-// another (one parity pass after the other), then float_row_walk's final add and sum: bit-identical
-// to float_row when the row length is a multiple of 32 (float_row's last pair then holds no
-// padding either).
+// gemm for float weights: R rows x T tokens per register tile over parity-split copies of the
+// weight rows and the tokens (64-byte aligned; a row of nc chunks of 16 values stored as its even
+// chunks, then its odd chunks: chunk c at (c & 1) * (nc / 2) + c / 2), so each parity pass reads
+// consecutive lines. Chunk c of row r meets chunk c of token t by the same fmadd as in
+// float_row_walk, even chunks into one accumulator and odd chunks into another (one parity pass
+// after the other), then float_row_walk's final add and sum: bit-identical to float_row when the
+// row length is a multiple of 32 (float_row's last pair then holds no padding either).
 template <class T>
 ARX_X86_INLINE __m512 chunk_f32(const T* p) {
   if constexpr (std::is_same_v<T, float>)
@@ -732,11 +733,11 @@ ARX_X86_INLINE __m512 chunk_f32(const T* p) {
   else
     return simd::x86::bf16x16_to_f32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
 }
-/// Chunks c of parity p in [c0, c1) of rows w[r] and tokens x[t], added (in order) to
-/// part[r * T + t] (to zero unless Resume).
+/// Split chunks [i0, i1) of rows w[r] and tokens x[t], added (in order) to part[r * T + t] (to
+/// zero unless Resume).
 template <class W, int R, int T, bool Resume>
-void float_tile_pass(const W* const* wp, const float* const* xp, std::size_t c0, std::size_t c1,
-                     std::size_t p, __m512* part) {
+void float_split_pass(const W* const* wp, const float* const* xp, std::size_t i0, std::size_t i1,
+                      __m512* part) {
   const W* w[R];
   const float* x[T];
   unroll<R>([&](auto r) { w[r] = wp[r]; });
@@ -745,28 +746,30 @@ void float_tile_pass(const W* const* wp, const float* const* xp, std::size_t c0,
   unroll<R>([&](auto r) {
     unroll<T>([&](auto t) { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
   });
-  for (std::size_t c = c0 + ((c0 & 1) != p); c < c1; c += 2) {
+  for (std::size_t i = i0; i < i1; ++i) {
     __m512 xv[T];
-    unroll<T>([&](auto t) { xv[t] = _mm512_loadu_ps(x[t] + 16 * c); });
+    unroll<T>([&](auto t) { xv[t] = _mm512_load_ps(x[t] + 16 * i); });
     unroll<R>([&](auto r) {
-      const __m512 wv = chunk_f32(w[r] + 16 * c);
+      const __m512 wv = chunk_f32(w[r] + 16 * i);
       unroll<T>([&](auto t) { acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]); });
     });
   }
   unroll<R>([&](auto r) { unroll<T>([&](auto t) { part[r * T + t] = acc[r][t]; }); });
 }
+/// Chunks [c0, c1) (c0 even) of parity-split rows and tokens with nc chunks each.
 template <int R, int T, class W>
-void float_tile_chunk(const W* const* w, const float* const* x, std::size_t c0, std::size_t c1,
-                      __m512* even, __m512* odd, bool resume) {
+void float_split_chunk(const W* const* w, const float* const* x, std::size_t c0, std::size_t c1,
+                       std::size_t nc, __m512* even, __m512* odd, bool resume) {
+  const std::size_t h = nc / 2;
+  const std::size_t e0 = c0 / 2, e1 = (c1 + 1) / 2, o0 = h + c0 / 2, o1 = h + c1 / 2;
   if (resume) {
-    float_tile_pass<W, R, T, true>(w, x, c0, c1, 0, even);
-    float_tile_pass<W, R, T, true>(w, x, c0, c1, 1, odd);
+    float_split_pass<W, R, T, true>(w, x, e0, e1, even);
+    float_split_pass<W, R, T, true>(w, x, o0, o1, odd);
   } else {
-    float_tile_pass<W, R, T, false>(w, x, c0, c1, 0, even);
-    float_tile_pass<W, R, T, false>(w, x, c0, c1, 1, odd);
+    float_split_pass<W, R, T, false>(w, x, e0, e1, even);
+    float_split_pass<W, R, T, false>(w, x, o0, o1, odd);
   }
 }
-
 #elif ARX_SIMD
 // Portable xsimd version (AVX2, SSE2, NEON): L-value chunks, ragged tail zero-padded.
 using simd::batch_f32;

@@ -13,8 +13,12 @@
 // groups (l1_weight_bytes) stays in L1 while a block of tokens (act_block_bytes, L2) passes, and
 // the accumulators wait in memory between chunks. Every (row, token) pair still runs the row
 // kernel's operations in its order (int8_tile_pass in dot.hpp), so the bits do not change.
+// Float W with AVX-512, cols a multiple of 32 and n >= min_unpack_tokens: the same scheme with
+// 5 x 4 FMA tiles over parity-split copies of rows and tokens (even 16-value chunks, then odd
+// ones, so each of the row kernel's two accumulator passes reads consecutive lines); the split
+// tokens live in a per-thread buffer of n * cols floats kept between calls.
 //
-// Otherwise (fewer tokens, float W, other ISA tiers): rows are taken in tiles of about
+// Otherwise (fewer tokens, other ISA tiers): rows are taken in tiles of about
 // `row_tile_bytes`; each tile is read from
 // memory once, by a first pass over two tokens that prefetches ahead, and stays in L2 while the
 // other tokens pass over it four at a time. Quantized W needs
@@ -120,7 +124,7 @@ template <class W>
 inline constexpr int int8_rows = 6;
 template <class W>
 inline constexpr int int8_tokens = std::is_same_v<W, block_q4_0> ? 2 : 3;
-/// Register tile of the float batch kernel (float_tile_pass in dot.hpp). Measured on Zen 5, f16,
+/// Register tile of the float batch kernel (float_split_pass in dot.hpp). Measured on Zen 5, f16,
 /// L1-resident: 5 x 4 at 0.51 cycles per (row, token, 16 values), 4 x 4 at 0.71.
 inline constexpr int float_tile_rows = 5;
 inline constexpr int float_tile_tokens = 4;
@@ -143,6 +147,13 @@ inline std::byte* unpack_buffer(std::size_t bytes) {
   thread_local aligned_buffer buf;
   if (buf.size() < bytes) buf = aligned_buffer(bytes);
   return buf.data();
+}
+
+/// The calling thread's buffer for parity-split float tokens (kept between calls).
+inline float* split_tokens_buffer(std::size_t values) {
+  thread_local aligned_buffer buf;
+  if (buf.size() < values * sizeof(float)) buf = aligned_buffer(values * sizeof(float));
+  return reinterpret_cast<float*>(buf.data());
 }
 
 /// Where a register tile works: groups [g0, g1) of rows [rr, rr + R) (unpacked, `stride` units
@@ -188,7 +199,7 @@ void tile_block(const Unit* wt, const Tok& token, const Chunk& chunk, const tile
 /// Rows [rb, re) of W against all n tokens, R x T register tiles. A row unpacks to `stride`
 /// Units (unpack(r, out)) holding `ng` groups of `group_bytes` (group g of a row starts at Unit
 /// g * stride / ng); token(t) points at token t's operands; chunk<R, T>(...) runs groups
-/// [g0, g1) of a tile (int8_tile_chunk / float_tile_chunk). Tiles of rows (about
+/// [g0, g1) of a tile (int8_tile_chunk / float_split_chunk). Tiles of rows (about
 /// unpacked_tile_bytes) are unpacked once and stay in L2; per block of tokens (about
 /// act_block_bytes, L2) each R-row block walks its groups in chunks of about l1_weight_bytes (L1)
 /// while the block's tokens pass T at a time.
@@ -301,15 +312,24 @@ void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
 #if ARX_SIMD && defined(ARX_HAS_AVX512)
     if (cols % 32 == 0 && cols && n >= detail::min_unpack_tokens) {
       // rows copied as they are (aligned); chunks of 16 values are the groups
-      const std::size_t nc = cols / 16;
+      // Rows and tokens parity-split (float_split_chunk in dot.hpp): even chunks, then odd ones.
+      const std::size_t nc = cols / 16, half = cols / 2;
+      const auto split = [nc, half]<class U>(const U* src, U* dst) {
+        for (std::size_t c = 0; c < nc; ++c)
+          std::memcpy(dst + (c & 1) * half + (c / 2) * 16, src + c * 16, 16 * sizeof(U));
+      };
+      float* xsp = detail::split_tokens_buffer(n * cols);
+      detail::for_row_ranges(pool, n, cols, [&](std::size_t tb, std::size_t te) {
+        for (std::size_t t = tb; t < te; ++t) split(x.row(std::int64_t(t)).data(), xsp + t * cols);
+      });
       detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
         detail::tiled_gemm<detail::float_tile_rows, detail::float_tile_tokens, W>(
             rb, re, n, nc, cols, 16 * sizeof(W), cols * sizeof(float),
-            [&](std::size_t r, W* out) { std::memcpy(out, w_row(r), cols * sizeof(W)); },
-            [&](std::size_t t) -> const float* { return x.row(std::int64_t(t)).data(); },
-            []<int RR, int TT>(const W* const* wp, const float* const* xp, std::size_t c0,
-                             std::size_t c1, __m512* even, __m512* odd, bool resume) {
-              detail::float_tile_chunk<RR, TT>(wp, xp, c0, c1, even, odd, resume);
+            [&](std::size_t r, W* out) { split(w_row(r), out); },
+            [&](std::size_t t) -> const float* { return xsp + t * cols; },
+            [nc]<int RR, int TT>(const W* const* wp, const float* const* xp, std::size_t c0,
+                               std::size_t c1, __m512* even, __m512* odd, bool resume) {
+              detail::float_split_chunk<RR, TT>(wp, xp, c0, c1, nc, even, odd, resume);
             },
             y);
       });
