@@ -38,3 +38,4 @@
 #include "arx/generation/generate.hpp"
 #include "arx/decoding/speculative_sampling.hpp"
 #include "arx/decoding/prompt_lookup.hpp"
+#include "arx/decoding/speculative.hpp"

@@ -74,6 +74,12 @@ enum class rows {
 struct forward_request {
   rows logits = rows::last;  ///< rows of logits
   rows hidden = rows::none;  ///< rows of the final-norm hidden state (contrastive search)
+  /// Layers left out, for self-speculative drafting (ALGORITHMS.md §8): `skip_layers` lose both
+  /// blocks, `skip_ffn` their MLP block only; the residual stream passes them unchanged. A skipped
+  /// attention block writes no KV, so run a sequence with the same sets every time (a draft
+  /// sequence apart from the full model's). Ids outside [0, n_layer) -> invalid_argument.
+  std::span<const std::int64_t> skip_layers{};
+  std::span<const std::int64_t> skip_ffn{};
 };
 
 /// Views into the sequence's buffers, valid until the next forward() on that sequence.
@@ -180,6 +186,19 @@ class transformer {
                          forward_request req = {}) const {
     check_batch(seq, tokens, pos);
     const model_config& c = config();
+    // skip[l]: bit 0 = attention block skipped, bit 1 = MLP block skipped
+    std::vector<unsigned char> skip(std::size_t(c.n_layer), 0);
+    const auto mark = [&](std::span<const std::int64_t> ids, unsigned char bits, const char* what) {
+      for (const std::int64_t l : ids) {
+        if (l < 0 || l >= c.n_layer)
+          throw invalid_argument(std::string("transformer::forward: ") + what + " names layer " +
+                                 std::to_string(l) + ", the model has layers [0, " +
+                                 std::to_string(c.n_layer) + ")");
+        skip[std::size_t(l)] |= bits;
+      }
+    };
+    mark(req.skip_layers, 3, "skip_layers");
+    mark(req.skip_ffn, 2, "skip_ffn");
     const std::int64_t n = std::int64_t(tokens.size());
     if (pos < seq.size()) seq.truncate(pos);
     auto& s = seq.s_;
@@ -203,6 +222,7 @@ class transformer {
 
     for (std::int64_t l = 0; l < c.n_layer; ++l) {
       const layer_weights& L = w_->layer(l);
+      if (skip[std::size_t(l)] & 1) continue;  // (a skipped layer's MLP is skipped too)
       // Attention block.
       ops::rms_norm(x, L.attn_norm, c.rms_eps, xn);
       ops::gemm(L.wq, xn, q, quant, pool);
@@ -229,6 +249,7 @@ class transformer {
         attend_range(0, 1);
       ops::gemm(L.wo, att, tmp, quant, pool);
       ops::add(x.flat(), tmp.flat());
+      if (skip[std::size_t(l)] & 2) continue;
       // MLP block.
       ops::rms_norm(x, L.ffn_norm, c.rms_eps, xn);
       ops::gemm(L.w_gate, xn, gate, quant, pool);

@@ -61,6 +61,10 @@ void accept_if_any(P& p, token_id id, const candidates& c) {
   if constexpr (requires { p.accept(id, c); }) p.accept(id, c);
 }
 template <class P>
+inline constexpr bool has_accept = requires(P& p, token_id id, const candidates& c) {
+  p.accept(id, c);
+};
+template <class P>
 std::string name_of(const P& p) {
   if constexpr (requires { p.name(); })
     return std::string(p.name());
@@ -113,6 +117,9 @@ class chain {
     return id;
   }
 
+  /// True when a processor keeps state between draws (has accept(), e.g. Mirostat): its
+  /// distribution then depends on the draws made so far, not only on the logits and history.
+  static constexpr bool stateful() noexcept { return (detail::has_accept<Ps> || ...); }
   /// The processors, e.g. std::get<0>(s.processors()).
   std::tuple<Ps...>& processors() noexcept { return ps_; }
 
@@ -128,6 +135,7 @@ class sampler_chain {
     virtual void apply(candidates& c, const sampling_context& ctx) = 0;
     virtual void accept(token_id id, const candidates& c) = 0;
     virtual std::string name() const = 0;
+    virtual bool stateful() const = 0;
     virtual std::unique_ptr<base> clone() const = 0;
   };
   template <class P>
@@ -137,6 +145,7 @@ class sampler_chain {
     void apply(candidates& c, const sampling_context& ctx) override { p.apply(c, ctx); }
     void accept(token_id id, const candidates& c) override { detail::accept_if_any(p, id, c); }
     std::string name() const override { return detail::name_of(p); }
+    bool stateful() const override { return detail::has_accept<P>; }
     std::unique_ptr<base> clone() const override { return std::make_unique<holder>(p); }
   };
 
@@ -167,6 +176,12 @@ class sampler_chain {
     return s.empty() ? "softmax" : s;
   }
 
+  /// True when a processor keeps state between draws (see chain::stateful).
+  bool stateful() const {
+    for (const auto& p : ps_)
+      if (p->stateful()) return true;
+    return false;
+  }
   const candidates& process(std::span<const float> logits, const sampling_context& ctx = {}) {
     c_.assign(logits);
     for (auto& p : ps_) p->apply(c_, ctx);
