@@ -1,0 +1,134 @@
+// Greedy speculative decoding equals plain greedy decoding token for token on the reference
+// models (../shared/reference, read in place), for every drafter, γ = 1..8, 1 and 2 threads:
+//   * stories260K (trained): the decoder reproduces llama.cpp's greedy_ids of every golden case;
+//     drafters: tiny-q.q8_0 (a different model with the same 512-token vocabulary),
+//     self-speculation (layer 2 skipped; MLP blocks of layers 0 and 1 skipped), prompt lookup;
+//   * tiny-q.f32 and tiny-q.q8_0 (random weights, llama.cpp's free-running text is not comparable
+//     there, see the README): the decoder reproduces arx's own plain greedy decoding; drafters:
+//     the other of the two files, self-speculation, prompt lookup.
+#include <catch2/catch.hpp>
+
+#include <arx/core/thread_pool.hpp>
+#include <arx/decoding/speculative.hpp>
+#include <arx/model/transformer.hpp>
+#include <arx/sampling/chain.hpp>
+#include <arx/sampling/truncation.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "reference/json.hpp"
+#include "reference/reference.hpp"
+
+namespace {
+
+using tokens_t = std::vector<arx::token_id>;
+using model_t = arx::transformer<float>;
+
+model_t load(const std::string& file) {
+  return model_t::load((arx_test::reference_dir() / "models" / file).string());
+}
+
+tokens_t ids(const arx_test::json& a) {
+  tokens_t out;
+  for (const auto& x : a.items) out.push_back(arx::token_id(x.num));
+  return out;
+}
+
+tokens_t plain_greedy(const model_t& m, const tokens_t& prompt, std::size_t n) {
+  auto seq = m.new_sequence();
+  tokens_t out;
+  auto r = m.forward(seq, prompt);
+  for (;;) {
+    const auto row = r.logits.row(0);
+    out.push_back(arx::token_id(std::max_element(row.begin(), row.end()) - row.begin()));
+    if (out.size() == n) return out;
+    r = m.forward(seq, std::span(&out.back(), 1));
+  }
+}
+
+template <class Drafter>
+tokens_t speculative_greedy(const model_t& target, Drafter d, const tokens_t& prompt,
+                            std::int64_t n, int gamma, arx::thread_pool& pool,
+                            arx::speculative_stats& st) {
+  arx::sampler_chain greedy;
+  greedy.add(arx::temperature{0.0f});
+  arx::speculative_params sp;
+  sp.draft_max = gamma;
+  arx::speculative_decoder dec(target, greedy, std::move(d), sp, 1);
+  auto seq = target.new_sequence(512);
+  seq.set_thread_pool(&pool);
+  const auto res = dec.generate(seq, prompt, n, [](arx::token_id) {});
+  st = dec.stats();
+  return res.tokens;
+}
+
+/// Runs every drafter for γ = 1..8 and threads 1, 2 and checks the output equals `expect`.
+/// Returns the draft tokens accepted from the draft model and from the layer-skipping drafter.
+std::pair<std::int64_t, std::int64_t> check_all_drafters(const model_t& target, const model_t& draft, const tokens_t& prompt,
+                        const tokens_t& expect, std::int64_t skip_layer,
+                        std::vector<std::int64_t> skip_ffn) {
+  const auto n = std::int64_t(expect.size());
+  std::int64_t model_accepted = 0, skip_accepted = 0;
+  for (int threads : {1, 2}) {
+    arx::thread_pool pool(threads);
+    for (int gamma = 1; gamma <= 8; ++gamma) {
+      INFO("threads " << threads << ", gamma " << gamma);
+      arx::speculative_stats st;
+      CHECK(speculative_greedy(target, arx::model_drafter<>(draft, 512, &pool), prompt, n, gamma,
+                               pool, st) == expect);
+      model_accepted += st.accepted;
+      CHECK(speculative_greedy(target,
+                               arx::model_drafter<>::self_skip(target, {skip_layer}, {}, 512, &pool),
+                               prompt, n, gamma, pool, st) == expect);
+      skip_accepted += st.accepted;
+      CHECK(speculative_greedy(target,
+                               arx::model_drafter<>::self_skip(target, {}, skip_ffn, 512, &pool),
+                               prompt, n, gamma, pool, st) == expect);
+      CHECK(speculative_greedy(target, arx::lookup_drafter(3, 1), prompt, n, gamma, pool, st) ==
+            expect);
+    }
+  }
+  return {model_accepted, skip_accepted};
+}
+
+}  // namespace
+
+TEST_CASE("speculative greedy reproduces llama.cpp's greedy ids on stories260K",
+          "[speculative][golden]") {
+  const model_t target = load("stories260K.gguf");
+  const model_t draft = load("tiny-q.q8_0.gguf");
+  const auto files = arx_test::reference_files("golden/stories260K", ".json");
+  REQUIRE(!files.empty());
+  for (const auto& f : files) {
+    INFO(f.string());
+    std::ifstream in(f, std::ios::binary);
+    const arx_test::json g = arx_test::parse_json(
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+    const tokens_t prompt = ids(g["prompt_ids"]), expect = ids(g["greedy_ids"]);
+    REQUIRE(!expect.empty());
+    // (tiny-q's random weights do not predict stories; skipping a layer of the model itself does)
+    CHECK(check_all_drafters(target, draft, prompt, expect, 2, {0, 1}).second > 0);
+  }
+}
+
+TEST_CASE("speculative greedy equals plain greedy on the tiny-q reference models",
+          "[speculative][golden]") {
+  const model_t f32 = load("tiny-q.f32.gguf"), q8 = load("tiny-q.q8_0.gguf");
+  const tokens_t prompt = {1, 450, 4996, 17354, 1701, 3096, 975, 278, 17366, 11203};
+  for (const auto& [target, draft, name] :
+       {std::tuple{&f32, &q8, "tiny-q.f32 (draft q8_0)"}, std::tuple{&q8, &f32, "tiny-q.q8_0 (draft f32)"}}) {
+    INFO(name);
+    tokens_t p = prompt;
+    for (auto& t : p) t %= arx::token_id(target->config().n_vocab);
+    const tokens_t expect = plain_greedy(*target, p, 40);
+    CHECK(check_all_drafters(*target, *draft, p, expect, 1, {0}).first > 0);
+  }
+}
