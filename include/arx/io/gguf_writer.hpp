@@ -348,7 +348,11 @@ class writer {
   };
 
   static void append(std::vector<std::byte>& b, std::span<const std::byte> s) {
-    b.insert(b.end(), s.begin(), s.end());
+    // resize + memcpy rather than insert: GCC 12 warns falsely (-Wstringop-overflow) on the
+    // inlined insert of small constant sizes
+    const std::size_t at = b.size();
+    b.resize(at + s.size());
+    if (!s.empty()) std::memcpy(b.data() + at, s.data(), s.size());
   }
   static void append_raw(std::vector<std::byte>& b, const void* p, std::size_t n) {
     append(b, {static_cast<const std::byte*>(p), n});

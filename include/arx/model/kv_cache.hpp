@@ -156,6 +156,34 @@ class kv_cache {
     size_ = n;
   }
 
+  /// Keeps positions [0, pos) and then the rows at `rows` (ascending, each in [pos, size)), moved
+  /// down to positions pos, pos + 1, ... in every layer; size() becomes pos + rows.size(). This is
+  /// how a verified tree branch (speculative decoding) becomes the sequence's continuation.
+  /// invalid_argument, before anything moves, when pos is outside [0, size] or the rows are not
+  /// ascending within [pos, size).
+  void keep_rows(std::int64_t pos, std::span<const std::int64_t> rows) {
+    if (pos < 0 || pos > size_)
+      throw invalid_argument("kv_cache::keep_rows: position " + std::to_string(pos) +
+                             " outside [0, " + std::to_string(size_) + "]");
+    std::int64_t prev = pos - 1;
+    for (const std::int64_t r : rows) {
+      if (r <= prev || r >= size_)
+        throw invalid_argument("kv_cache::keep_rows: row " + std::to_string(r) +
+                               " is not ascending within [" + std::to_string(pos) + ", " +
+                               std::to_string(size_) + ")");
+      prev = r;
+    }
+    const std::int64_t rs = row_size();
+    for (std::int64_t l = 0; l < n_layer_; ++l)
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        const std::int64_t from = rows[i], to = pos + std::int64_t(i);
+        if (from == to) continue;  // rows[i] >= to, so a move never overwrites a later source
+        std::memcpy(k_ptr(l) + to * rs, k_ptr(l) + from * rs, std::size_t(rs) * sizeof(T));
+        std::memcpy(v_ptr(l) + to * rs, v_ptr(l) + from * rs, std::size_t(rs) * sizeof(T));
+      }
+    size_ = pos + std::int64_t(rows.size());
+  }
+
   /// Forgets every position.
   void clear() noexcept { size_ = 0; }
 

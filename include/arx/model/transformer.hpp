@@ -80,6 +80,15 @@ struct forward_request {
   /// sequence apart from the full model's). Ids outside [0, n_layer) -> invalid_argument.
   std::span<const std::int64_t> skip_layers{};
   std::span<const std::int64_t> skip_ffn{};
+  /// A tree of tokens instead of a chain (speculative draft trees): tree_parents[t] is the batch
+  /// index of token t's parent (< t), or -1 for a token that follows the cached prefix directly.
+  /// Token t sits at RoPE position pos + depth(t) and attends to the cached positions [0, pos)
+  /// and to its ancestors in the batch (itself included), in depth order — exactly the keys and
+  /// the order of a chain forward of that branch, so a branch's logits equal the chain's. Its KV
+  /// rows are stored at batch order (pos + t); afterwards keep only one branch with
+  /// sequence::keep_rows (or truncate) before appending more. Empty: the usual causal chain.
+  /// Size != n or a parent outside [-1, t) -> invalid_argument.
+  std::span<const std::int32_t> tree_parents{};
 };
 
 /// Views into the sequence's buffers, valid until the next forward() on that sequence.
@@ -103,6 +112,10 @@ class sequence {
   std::int64_t capacity() const noexcept { return cache_.capacity(); }  // context size
   /// Rolls back to the first n positions (invalid_argument when n is not in [0, size()]).
   void truncate(std::int64_t n) { cache_.truncate(n); }
+  /// Keeps positions [0, pos) followed by the rows `rows` (ascending, in [pos, size())), moved
+  /// down: after a tree forward (forward_request::tree_parents), the verified branch's rows
+  /// become positions pos, pos + 1, ... (see kv_cache::keep_rows).
+  void keep_rows(std::int64_t pos, std::span<const std::int64_t> rows) { cache_.keep_rows(pos, rows); }
   /// Forgets every position.
   void clear() noexcept { cache_.clear(); }
   /// Deep copy of the cache (scratch is not copied; it is regrown on demand).
@@ -199,6 +212,32 @@ class transformer {
     };
     mark(req.skip_layers, 3, "skip_layers");
     mark(req.skip_ffn, 2, "skip_ffn");
+    const auto n_batch = std::int64_t(tokens.size());
+    // Tree batches: depth of each token and its branch's batch slots (root first, itself last).
+    const bool tree = !req.tree_parents.empty();
+    std::vector<std::int64_t> depth, branch, branch_at;
+    if (tree) {
+      if (std::int64_t(req.tree_parents.size()) != n_batch)
+        throw invalid_argument("transformer::forward: tree_parents has " +
+                               std::to_string(req.tree_parents.size()) + " entries for " +
+                               std::to_string(n_batch) + " tokens");
+      depth.resize(std::size_t(n_batch));
+      branch_at.resize(std::size_t(n_batch) + 1);
+      for (std::int64_t t = 0; t < n_batch; ++t) {
+        const std::int32_t par = req.tree_parents[std::size_t(t)];
+        if (par < -1 || par >= t)
+          throw invalid_argument("transformer::forward: tree_parents[" + std::to_string(t) +
+                                 "] = " + std::to_string(par) + " is outside [-1, " +
+                                 std::to_string(t) + ")");
+        depth[std::size_t(t)] = par < 0 ? 0 : depth[std::size_t(par)] + 1;
+        branch_at[std::size_t(t)] = std::int64_t(branch.size());
+        branch.resize(branch.size() + std::size_t(depth[std::size_t(t)]) + 1);
+        for (std::int64_t a = t, i = depth[std::size_t(t)]; a >= 0;
+             a = req.tree_parents[std::size_t(a)], --i)
+          branch[std::size_t(branch_at[std::size_t(t)] + i)] = pos + a;
+      }
+      branch_at[std::size_t(n_batch)] = std::int64_t(branch.size());
+    }
     const std::int64_t n = std::int64_t(tokens.size());
     if (pos < seq.size()) seq.truncate(pos);
     auto& s = seq.s_;
@@ -217,7 +256,7 @@ class transformer {
     const std::size_t half = std::size_t(c.n_rot / 2);
     const ops::rope_params rp{int(c.n_rot), c.rope_freq_base, 1.0f, ops::rope_layout::normal};
     for (std::int64_t t = 0; t < n; ++t)
-      ops::rope_sincos(pos + t, rp, std::span(s.cos).subspan(std::size_t(t) * half, half),
+      ops::rope_sincos(pos + (tree ? depth[std::size_t(t)] : t), rp, std::span(s.cos).subspan(std::size_t(t) * half, half),
                        std::span(s.sin).subspan(std::size_t(t) * half, half));
 
     for (std::int64_t l = 0; l < c.n_layer; ++l) {
@@ -238,9 +277,16 @@ class transformer {
       // Attention: every (token, KV head) pair is independent; split them over the threads.
       const auto attend_range = [&](int th, int nth) {
         const auto [b, e] = thread_pool::split(n * c.n_head_kv, th, nth);
-        for (std::int64_t i = b; i < e; ++i)
-          attend(seq, s, th, l, pos + i / c.n_head_kv + 1, i % c.n_head_kv,
-                 q.row(i / c.n_head_kv), att.row(i / c.n_head_kv));
+        for (std::int64_t i = b; i < e; ++i) {
+          const std::int64_t t = i / c.n_head_kv;
+          if (tree)
+            attend(seq, s, th, l, pos, i % c.n_head_kv, q.row(t), att.row(t),
+                   std::span<const std::int64_t>(branch).subspan(
+                       std::size_t(branch_at[std::size_t(t)]),
+                       std::size_t(branch_at[std::size_t(t) + 1] - branch_at[std::size_t(t)])));
+          else
+            attend(seq, s, th, l, pos + t + 1, i % c.n_head_kv, q.row(t), att.row(t));
+        }
       };
       const std::size_t work = std::size_t(n * c.n_head * (pos + n) * c.head_dim);
       if (n_threads > 1 && work >= min_parallel_attention)
@@ -351,37 +397,46 @@ class transformer {
     return tensor_view<float>(row.data(), shape_t{n_heads, config().head_dim});
   }
 
-  // Causal attention of the query heads that share KV head g, for one token, over cache
-  // positions [0, end) of layer l, with thread th's scratch.
+  // Attention of the query heads that share KV head g, for one token, over cache positions
+  // [0, end) of layer l and then the cache rows `extra` (a tree branch), with thread th's scratch.
   //   q: [n_head][head_dim] (RoPE applied);  out: [n_head][head_dim]
   void attend(const sequence<KV>& seq, typename sequence<KV>::scratch& s, int th, std::int64_t l,
-              std::int64_t end, std::int64_t g, std::span<const float> q,
-              std::span<float> out) const {
+              std::int64_t end, std::int64_t g, std::span<const float> q, std::span<float> out,
+              std::span<const std::int64_t> extra = {}) const {
     const model_config& c = config();
     const std::int64_t hd = c.head_dim, group = c.n_head / c.n_head_kv, cap = seq.capacity();
-    const tensor_view<const KV> keys = seq.cache_.k(l, end);    // {end, n_head_kv, head_dim}
-    const tensor_view<const KV> values = seq.cache_.v(l, end);  // {end, n_head_kv, head_dim}
-    // K of head g: {end, head_dim}, rows n_head_kv * head_dim apart.
-    const tensor_view<const KV> k_g(&keys(0, g, 0), shape_t{end, hd},
-                                    {keys.stride(0), 1, 0, 0});
+    const std::int64_t n_keys = end + std::int64_t(extra.size());
+    const std::int64_t rows = extra.empty() ? end : extra.back() + 1;
+    const tensor_view<const KV> keys = seq.cache_.k(l, rows);    // {rows, n_head_kv, head_dim}
+    const tensor_view<const KV> values = seq.cache_.v(l, rows);  // {rows, n_head_kv, head_dim}
+    // K of head g from row r on: {count, head_dim}, rows n_head_kv * head_dim apart.
+    const auto k_g = [&](std::int64_t r, std::int64_t count) {
+      return tensor_view<const KV>(&keys(r, g, 0), shape_t{count, hd}, {keys.stride(0), 1, 0, 0});
+    };
     // The group's queries: {group, head_dim}, consecutive in q.
     const tensor_view<const float> q_g(q.data() + g * group * hd, shape_t{group, hd});
-    // Scores: {group, end} in this thread's [group][capacity] block.
+    // Scores: {group, n_keys} in this thread's [group][capacity] block. gemm is batch-invariant,
+    // so a key's score is the same whether it is scored with others or alone.
     float* sp = s.scores.data() + std::size_t(th * group * cap);
-    const tensor_view<float> scores(sp, shape_t{group, end}, {cap, 1, 0, 0});
-    ops::gemm(k_g, q_g, scores);
+    const tensor_view<float> scores(sp, shape_t{group, n_keys}, {cap, 1, 0, 0});
+    if (end > 0)
+      ops::gemm(k_g(0, end), q_g, tensor_view<float>(sp, shape_t{group, end}, {cap, 1, 0, 0}));
+    for (std::size_t i = 0; i < extra.size(); ++i)
+      ops::gemm(k_g(extra[i], 1), q_g,
+                tensor_view<float>(sp + end + std::int64_t(i), shape_t{group, 1}, {cap, 1, 0, 0}));
     const float scale = 1.0f / std::sqrt(float(hd));
     for (std::int64_t h = 0; h < group; ++h) ops::softmax(scores.row(h), scale);
     // out_h = sum_j p[h][j] V[j, g], each value row read once for the group.
     float* op = out.data() + g * group * hd;
     std::fill(op, op + group * hd, 0.0f);
     const std::span<float> v_row(s.v_row.data() + std::size_t(th * hd), std::size_t(hd));
-    for (std::int64_t j = 0; j < end; ++j) {
+    for (std::int64_t j = 0; j < n_keys; ++j) {
+      const std::int64_t r = j < end ? j : extra[std::size_t(j - end)];
       std::span<const float> vr;
       if constexpr (std::is_same_v<KV, float>) {
-        vr = std::span<const float>(&values(j, g, 0), std::size_t(hd));
+        vr = std::span<const float>(&values(r, g, 0), std::size_t(hd));
       } else {
-        ops::convert(std::span<const KV>(&values(j, g, 0), std::size_t(hd)), v_row);
+        ops::convert(std::span<const KV>(&values(r, g, 0), std::size_t(hd)), v_row);
         vr = v_row;
       }
       for (std::int64_t h = 0; h < group; ++h)
