@@ -39,3 +39,4 @@
 #include "arx/decoding/speculative_sampling.hpp"
 #include "arx/decoding/prompt_lookup.hpp"
 #include "arx/decoding/speculative.hpp"
+#include "arx/decoding/speculative_tree.hpp"
