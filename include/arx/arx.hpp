@@ -40,3 +40,4 @@
 #include "arx/decoding/prompt_lookup.hpp"
 #include "arx/decoding/speculative.hpp"
 #include "arx/decoding/speculative_tree.hpp"
+#include "arx/decoding/tree_drafter.hpp"

@@ -2,14 +2,16 @@
 // models (../shared/reference, read in place), for every drafter, γ = 1..8, 1 and 2 threads:
 //   * stories260K (trained): the decoder reproduces llama.cpp's greedy_ids of every golden case;
 //     drafters: tiny-q.q8_0 (a different model with the same 512-token vocabulary),
-//     self-speculation (layer 2 skipped; MLP blocks of layers 0 and 1 skipped), prompt lookup;
+//     self-speculation (layer 2 skipped; MLP blocks of layers 0 and 1 skipped), prompt lookup,
+//     draft trees (from tiny-q.q8_0 and from the model with layer 2 skipped);
 //   * tiny-q.f32 and tiny-q.q8_0 (random weights, llama.cpp's free-running text is not comparable
 //     there, see the README): the decoder reproduces arx's own plain greedy decoding; drafters:
-//     the other of the two files, self-speculation, prompt lookup.
+//     the other of the two files, self-speculation, prompt lookup, draft trees.
 #include <catch2/catch.hpp>
 
 #include <arx/core/thread_pool.hpp>
 #include <arx/decoding/speculative.hpp>
+#include <arx/decoding/tree_drafter.hpp>
 #include <arx/model/transformer.hpp>
 #include <arx/sampling/chain.hpp>
 #include <arx/sampling/truncation.hpp>
@@ -71,7 +73,7 @@ tokens_t speculative_greedy(const model_t& target, Drafter d, const tokens_t& pr
 }
 
 /// Runs every drafter for γ = 1..8 and threads 1, 2 and checks the output equals `expect`.
-/// Returns the draft tokens accepted from the draft model and from the layer-skipping drafter.
+/// Returns the draft tokens accepted from the draft model and from the layer-skipping drafters.
 std::pair<std::int64_t, std::int64_t> check_all_drafters(const model_t& target, const model_t& draft, const tokens_t& prompt,
                         const tokens_t& expect, std::int64_t skip_layer,
                         std::vector<std::int64_t> skip_ffn) {
@@ -94,6 +96,12 @@ std::pair<std::int64_t, std::int64_t> check_all_drafters(const model_t& target, 
                                prompt, n, gamma, pool, st) == expect);
       CHECK(speculative_greedy(target, arx::lookup_drafter(3, 1), prompt, n, gamma, pool, st) ==
             expect);
+      CHECK(speculative_greedy(target, arx::tree_drafter<>(draft, {3, 4}, 512, &pool), prompt, n,
+                               gamma, pool, st) == expect);
+      CHECK(speculative_greedy(target,
+                               arx::tree_drafter<>(target, {2, 6}, 512, &pool, {skip_layer}),
+                               prompt, n, gamma, pool, st) == expect);
+      skip_accepted += st.accepted;
     }
   }
   return {model_accepted, skip_accepted};

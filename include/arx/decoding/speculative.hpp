@@ -59,6 +59,7 @@
 #include "arx/core/thread_pool.hpp"
 #include "arx/decoding/prompt_lookup.hpp"
 #include "arx/decoding/speculative_sampling.hpp"
+#include "arx/decoding/speculative_tree.hpp"
 #include "arx/model/transformer.hpp"
 #include "arx/model/weights.hpp"
 #include "arx/sampling/chain.hpp"
@@ -95,9 +96,14 @@ struct speculative_stats {
 struct draft_block {
   std::vector<token_id> tokens;  // [n]
   std::vector<float> q;          // [n][n_vocab]
+  /// Empty: the tokens form a chain. Otherwise a tree (speculative_tree.hpp): parents[i] < i is
+  /// token i's parent, -1 the position after the history; q[i] is the distribution token i was
+  /// drawn from at its parent, independently of its siblings.
+  std::vector<std::int32_t> parents;  // [n] or empty
   void clear() noexcept {
     tokens.clear();
     q.clear();
+    parents.clear();
   }
   /// Appends a token drafted deterministically (q one-hot at it).
   void push_one_hot(token_id t, std::int64_t n_vocab) {
@@ -332,32 +338,71 @@ class speculative_decoder {
       if (gamma > 0) drafter_.propose(history_, gamma, ds, rng_, block_);
       stats_.draft_seconds += seconds(t0);
       const auto g = std::int64_t(block_.tokens.size());
-      if (g > gamma || block_.q.size() != std::size_t(g * n_vocab))
+      const bool tree = !block_.parents.empty();
+      if (g > gamma || block_.q.size() != std::size_t(g * n_vocab) ||
+          (tree && block_.parents.size() != block_.tokens.size()))
         throw invalid_argument("speculative_decoder: the drafter returned " + std::to_string(g) +
-                               " tokens with " + std::to_string(block_.q.size()) +
-                               " q values for gamma " + std::to_string(gamma));
+                               " tokens with " + std::to_string(block_.q.size()) + " q values and " +
+                               std::to_string(block_.parents.size()) + " parents for gamma " +
+                               std::to_string(gamma));
 
       t0 = clock::now();
+      const std::int64_t pos = base + h - 1;
       batch_.assign(1, history_.back());
       batch_.insert(batch_.end(), block_.tokens.begin(), block_.tokens.end());
-      const auto r = target_.forward(seq, batch_, base + h - 1, forward_request{rows::all});
+      forward_request req{rows::all};
+      if (tree) {  // batch index of node i is i + 1; the root (history's last token) is 0
+        batch_parents_.assign(1, -1);
+        for (const std::int32_t par : block_.parents) {
+          if (par < -1 || std::int64_t(par) >= std::int64_t(batch_parents_.size()) - 1)
+            throw invalid_argument("speculative_decoder: the drafter's tree has parent " +
+                                   std::to_string(par) + " for node " +
+                                   std::to_string(batch_parents_.size() - 1));
+          batch_parents_.push_back(par + 1);
+        }
+        req.tree_parents = batch_parents_;
+      }
+      const auto r = target_.forward(seq, batch_, pos, req);
       p_.resize(std::size_t((g + 1) * n_vocab));
       const std::size_t hsize = history_.size();
       for (std::int64_t i = 0; i <= g; ++i) {
-        if (i > 0) history_.push_back(block_.tokens[std::size_t(i - 1)]);
+        history_.resize(hsize);
+        if (tree) {  // the branch of node i - 1, root first
+          for (std::int64_t a = i - 1; a >= 0; a = block_.parents[std::size_t(a)])
+            history_.push_back(block_.tokens[std::size_t(a)]);
+          std::reverse(history_.begin() + std::ptrdiff_t(hsize), history_.end());
+        } else {
+          history_.insert(history_.end(), block_.tokens.begin(), block_.tokens.begin() + i);
+        }
         sampler_.distribution(r.logits.row(i), context(history_),
                               std::span(p_).subspan(std::size_t(i * n_vocab), std::size_t(n_vocab)));
       }
       history_.resize(hsize);
       const tensor_view<const float> pv(p_.data(), {g + 1, n_vocab});
       const tensor_view<const float> qv(block_.q.data(), {g, n_vocab});
-      const speculative_verdict v = verify_draft(pv, qv, block_.tokens, rng_);
-      seq.truncate(base + h + v.accepted);  // KV of history[h-1] and the accepted drafts
+      speculative_verdict v;
+      if (tree) {
+        const tree_verdict tv = verify_tree(pv, qv, block_.tokens, block_.parents, rng_);
+        keep_.assign(1, pos);
+        accepted_.clear();
+        for (const std::int64_t c : tv.path) {
+          keep_.push_back(pos + 1 + c);
+          accepted_.push_back(block_.tokens[std::size_t(c)]);
+        }
+        seq.keep_rows(pos, keep_);  // the root and the accepted branch, compacted
+        v.accepted = std::int64_t(tv.path.size());
+        v.next = tv.next;
+        v.bonus = tv.bonus;
+      } else {
+        v = verify_draft(pv, qv, block_.tokens, rng_);
+        seq.truncate(base + h + v.accepted);  // KV of history[h-1] and the accepted drafts
+        accepted_.assign(block_.tokens.begin(), block_.tokens.begin() + v.accepted);
+      }
       stats_.verify_seconds += seconds(t0);
       ++stats_.target_calls;
       stats_.drafted += g;
       stats_.accepted += v.accepted;
-      if (params_.adaptive && g == gamma && gamma > 0) {
+      if (params_.adaptive && !tree && g == gamma && gamma > 0) {
         if (v.accepted == g)
           gamma_ = std::min(gamma_ + 1, params_.draft_max);
         else if (2 * v.accepted < g)
@@ -367,7 +412,7 @@ class speculative_decoder {
       // Emit accepted drafts, then the verdict's token.
       bool stop = false;
       for (std::int64_t i = 0; i <= v.accepted && !stop; ++i) {
-        const token_id t = i < v.accepted ? block_.tokens[std::size_t(i)] : v.next;
+        const token_id t = i < v.accepted ? accepted_[std::size_t(i)] : v.next;
         history_.push_back(t);
         res.tokens.push_back(t);
         ++stats_.emitted;
@@ -421,7 +466,9 @@ class speculative_decoder {
   int gamma_ = 0;
   std::int64_t n_prompt_ = 0;
   speculative_stats stats_;
-  std::vector<token_id> history_, batch_;
+  std::vector<token_id> history_, batch_, accepted_;
+  std::vector<std::int32_t> batch_parents_;
+  std::vector<std::int64_t> keep_;
   std::vector<float> p_;
   draft_block block_;
 };

@@ -1,8 +1,9 @@
 // The speculative decoder (arx/decoding/speculative.hpp) on real (tiny, writer-built) models:
 // - greedy speculative decoding equals plain greedy decoding token for token, for every drafter
-//   (a second model, self-speculation with a layer or an MLP block skipped, prompt lookup),
+//   (a second model, self-speculation with a layer or an MLP block skipped, draft trees from a
+//   second model and from the model with a layer skipped, prompt lookup),
 //   γ = 1..8, fixed and adaptive γ, 1 and 2 threads; also when the context fills or EOS stops it;
-// - sampling: the first three emitted tokens follow the target's exact joint distribution
+// - sampling (draft model, draft tree, prompt lookup): the first three emitted tokens follow the target's exact joint distribution
 //   (computed here from fresh forwards and an independent softmax) by a chi-square test, and a
 //   drafter that reports the wrong q fails that same test;
 // - the KV rollback leaves the target's sequence holding exactly the history but the last token;
@@ -11,6 +12,7 @@
 
 #include <arx/core/thread_pool.hpp>
 #include <arx/decoding/speculative.hpp>
+#include <arx/decoding/tree_drafter.hpp>
 #include <arx/model/transformer.hpp>
 #include <arx/sampling/chain.hpp>
 #include <arx/sampling/mirostat.hpp>
@@ -98,7 +100,7 @@ TEST_CASE("speculative greedy equals plain greedy for every drafter, gamma and t
   const tokens_t prompt = prompt_with_repeats(96);
   const std::int64_t n = 40;
   const tokens_t expect = plain_greedy(target, prompt, std::size_t(n));
-  std::int64_t drafted = 0, accepted = 0;
+  std::int64_t drafted = 0, accepted = 0, tree_accepted = 0;
   for (int threads : {1, 2}) {
     arx::thread_pool pool(threads);
     for (int gamma = 1; gamma <= 8; ++gamma) {
@@ -130,6 +132,20 @@ TEST_CASE("speculative greedy equals plain greedy for every drafter, gamma and t
                                    prompt, n, sp, &pool, &st) == expect);
         }
         {
+          INFO("draft tree from the other model (gamma nodes, 3 per level)");
+          CHECK(speculative_greedy(target,
+                                   arx::tree_drafter<>(other, arx::tree_shape{3, 4}, 0, &pool),
+                                   prompt, n, sp, &pool, &st) == expect);
+          CHECK(st.drafted > 0);
+        }
+        {
+          INFO("draft tree from the model with layer 1 skipped");
+          CHECK(speculative_greedy(target,
+                                   arx::tree_drafter<>(target, arx::tree_shape{2, 8}, 0, &pool, {1}),
+                                   prompt, n, sp, &pool, &st) == expect);
+          tree_accepted += st.accepted;
+        }
+        {
           INFO("prompt lookup");
           CHECK(speculative_greedy(target, arx::lookup_drafter(3, 1), prompt, n, sp, &pool, &st) ==
                 expect);
@@ -141,6 +157,7 @@ TEST_CASE("speculative greedy equals plain greedy for every drafter, gamma and t
   // the skipped-layer drafter is close enough to the model to be right some of the time
   CHECK(accepted > 0);
   CHECK(accepted < drafted);
+  CHECK(tree_accepted > 0);
 }
 
 TEST_CASE("speculative greedy stops like plain greedy at a full context and at EOS",
@@ -286,6 +303,15 @@ TEST_CASE("speculative sampling from real models follows the target's exact join
         const auto counts = joint_counts(dec, target, prompt, runs);
         const double pv = sampling_test::chi_square_p_value(counts, joint, runs);
         INFO("draft model: p = " << pv << ", acceptance " << dec.stats().acceptance_rate());
+        CHECK(pv > 1e-6);
+        CHECK(dec.stats().accepted > 0);
+      }
+      {
+        arx::speculative_decoder dec(target, s, arx::tree_drafter<>(draft, arx::tree_shape{2, 3}),
+                                     sp, 400 + gamma);
+        const auto counts = joint_counts(dec, target, prompt, runs);
+        const double pv = sampling_test::chi_square_p_value(counts, joint, runs);
+        INFO("draft tree: p = " << pv << ", acceptance " << dec.stats().acceptance_rate());
         CHECK(pv > 1e-6);
         CHECK(dec.stats().accepted > 0);
       }
