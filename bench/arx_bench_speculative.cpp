@@ -268,8 +268,12 @@ int run(const options& o) {
       r.calls += st.target_calls;
       r.full_rounds += dec.drafter().full_rounds();
       r.full_tokens += dec.drafter().full_round_tokens();
-      std::fprintf(stderr, "  rep %d alpha %.2f gamma %d: %.2f t/s (plain %.2f), %.3f tokens/call\n",
-                   rep + 1, r.alpha, r.gamma, tps, plain_tps, st.tokens_per_call());
+      std::fprintf(stderr,
+                   "  rep %d alpha %.2f gamma %d: %.2f t/s (plain %.2f), %.3f tokens/call, "
+                   "%.2f ms verify + %.3f ms draft per call\n",
+                   rep + 1, r.alpha, r.gamma, tps, plain_tps, st.tokens_per_call(),
+                   1e3 * st.verify_seconds / double(st.target_calls),
+                   1e3 * st.draft_seconds / double(st.target_calls));
     }
   }
   const auto expected = [](double a, int g) {

@@ -66,25 +66,10 @@ void usage(std::FILE* out) {
       "Sampling (llama.cpp's flags and defaults; 0 / 1 / -1 as noted turn one off):\n"
       "  -s, --seed N           random seed (default -1: pick one and print it)\n"
       "      --temp N           temperature (default 0.8; <= 0: greedy, the most probable\n"
-      "                         token after penalties)\n"
-      "      --top-k N          top-k (default 40, 0 = off)\n"
-      "      --top-p N          top-p / nucleus (default 0.95, 1.0 = off)\n"
-      "      --min-p N          min-p (default 0.05, 0.0 = off)\n"
-      "      --typical N        locally typical sampling, p (default 1.0 = off)\n"
-      "      --top-nsigma N     top-n-sigma (default -1 = off)\n"
-      "      --xtc-probability N  XTC probability (default 0.0 = off)\n"
-      "      --xtc-threshold N  XTC threshold (default 0.1; > 0.5 = off)\n"
-      "      --repeat-last-n N  tokens the penalties look back over (default 64, 0 = off,\n"
-      "                         -1 = the whole context)\n"
-      "      --repeat-penalty N repeat penalty (default 1.0 = off)\n"
-      "      --frequency-penalty N  frequency penalty (default 0.0 = off)\n"
-      "      --presence-penalty N   presence penalty (default 0.0 = off)\n"
-      "      --dry-multiplier N DRY multiplier (default 0.0 = off)\n"
-      "      --dry-base N       DRY base (default 1.75)\n"
-      "      --dry-allowed-length N  DRY allowed length (default 2)\n"
-      "      --dry-penalty-last-n N  DRY look-back (default -1 = the whole context, 0 = off)\n"
-      "      --dry-sequence-breaker S  DRY sequence breaker (repeatable; replaces the\n"
-      "                         defaults \\n : \" *; \"none\" for no breakers)\n"
+      "                         token after penalties)\n",
+      out);
+  std::fputs(arx_cli::sampling_usage, out);
+  std::fputs(
       "      --mirostat N       0 off (default), 1 Mirostat, 2 Mirostat 2.0 (replaces\n"
       "                         top-k, top-p, min-p, typical, XTC and top-n-sigma)\n"
       "      --mirostat-lr N    Mirostat learning rate eta (default 0.1)\n"
@@ -121,47 +106,11 @@ struct options {
 
 using arx_cli::usage_error;
 
-bool parse_int(const char* s, std::int64_t& v) {
-  const char* end = s + std::strlen(s);
-  const auto [p, ec] = std::from_chars(s, end, v);
-  return ec == std::errc() && p == end && p != s;
-}
-
-bool parse_float(const char* s, float& v) {
-  const char* end = s + std::strlen(s);
-  const auto [p, ec] = std::from_chars(s, end, v);
-  return ec == std::errc() && p == end && p != s && std::isfinite(v);
-}
-
 // Returns false for --help.
 bool parse(int argc, char** argv, options& o) {
-  auto value = [&](int& i) -> const char* {
-    if (i + 1 >= argc) throw usage_error{std::string("option ") + argv[i] + " needs a value"};
-    return argv[++i];
-  };
-  auto integer = [&](int& i) {
-    const char* name = argv[i];
-    const char* s = value(i);
-    std::int64_t v = 0;
-    if (!parse_int(s, v))
-      throw usage_error{std::string("option ") + name + ": '" + s + "' is not an integer"};
-    return v;
-  };
-  auto real = [&](int& i) {
-    const char* name = argv[i];
-    const char* s = value(i);
-    float v = 0;
-    if (!parse_float(s, v))
-      throw usage_error{std::string("option ") + name + ": '" + s + "' is not a finite number"};
-    return v;
-  };
-  auto int32 = [&](int& i) {
-    const char* name = argv[i];
-    const std::int64_t v = integer(i);
-    if (v < INT32_MIN || v > INT32_MAX)
-      throw usage_error{std::string("option ") + name + ": " + std::to_string(v) + " is out of range"};
-    return std::int32_t(v);
-  };
+  const arx_cli::option_reader args{argc, argv};
+  auto value = [&](int& i) { return args.value(i); };
+  auto integer = [&](int& i) { return args.integer(i); };
   auto& sp = o.sampling;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -173,31 +122,7 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "-c" || a == "--ctx-size") o.ctx = integer(i);
     else if (a == "-t" || a == "--threads") o.threads = integer(i);
     else if (a == "-s" || a == "--seed") o.seed = integer(i);
-    else if (a == "--temp") sp.temp = real(i);
-    else if (a == "--top-k") sp.top_k = int32(i);
-    else if (a == "--top-p") sp.top_p = real(i);
-    else if (a == "--min-p") sp.min_p = real(i);
-    else if (a == "--typical") sp.typical = real(i);
-    else if (a == "--top-nsigma") sp.top_n_sigma = real(i);
-    else if (a == "--xtc-probability") sp.xtc_probability = real(i);
-    else if (a == "--xtc-threshold") sp.xtc_threshold = real(i);
-    else if (a == "--repeat-last-n") sp.repeat_last_n = int32(i);
-    else if (a == "--repeat-penalty") sp.repeat_penalty = real(i);
-    else if (a == "--frequency-penalty") sp.frequency_penalty = real(i);
-    else if (a == "--presence-penalty") sp.presence_penalty = real(i);
-    else if (a == "--dry-multiplier") sp.dry_multiplier = real(i);
-    else if (a == "--dry-base") sp.dry_base = real(i);
-    else if (a == "--dry-allowed-length") sp.dry_allowed_length = int32(i);
-    else if (a == "--dry-penalty-last-n") sp.dry_penalty_last_n = int32(i);
-    else if (a == "--dry-sequence-breaker") {
-      const std::string b = value(i);
-      if (!std::exchange(o.breakers_set, true)) sp.dry_sequence_breakers.clear();
-      if (b != "none") sp.dry_sequence_breakers.push_back(b);
-    }
-    else if (a == "--mirostat") sp.mirostat = int32(i);
-    else if (a == "--mirostat-lr") sp.mirostat_eta = real(i);
-    else if (a == "--mirostat-ent") sp.mirostat_tau = real(i);
-    else if (a == "--samplers" || a == "--sampling-seq" || a == "--sampler-seq") sp.samplers = value(i);
+    else if (arx_cli::sampling_flag(args, i, sp, o.breakers_set)) continue;
     else if (a == "--kv") o.kv = value(i);
     else if (a == "--stop") o.stops.emplace_back(value(i));
     else if (a == "--no-bos") o.no_bos = true;
@@ -215,23 +140,8 @@ bool parse(int argc, char** argv, options& o) {
   for (const auto& s : o.stops)
     if (s.empty()) throw usage_error{"--stop needs a non-empty text"};
   if (o.seed < -1) throw usage_error{"--seed must be >= 0 or -1 (random), got " + std::to_string(o.seed)};
-  // Every sampling value is checked here, before the model is loaded: build the chain once
-  // (DRY with stand-in token texts; the real chain is built with the tokenizer in run()).
-  try {
-    (void)arx::make_sampler(sp, [](arx::token_id) { return std::string(); }, 1);
-  } catch (const arx::invalid_argument& e) {
-    throw usage_error{std::string("bad sampling option: ") + e.what()};
-  }
+  arx_cli::check_sampling(sp);  // every sampling value, before a model is loaded
   return true;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw arx::io_error(path, std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw arx::io_error(path, "read failed");
-  return ss.str();
 }
 
 void print_summary(const arx::llama_weights& w, const arx::spm_tokenizer& tok) {
@@ -289,21 +199,13 @@ int run(const options& o) {
   std::fprintf(stderr, "threads: %d\n", pool.size());
 
   const auto& cfg = model.config();
-  const std::int64_t ctx = o.ctx == 0 ? cfg.n_ctx_train : o.ctx;
-  auto limit = arx::context_limit::training;
-  if (ctx > cfg.n_ctx_train) {
-    std::fprintf(stderr,
-                 "warning: context %lld is larger than the training context %lld; output past "
-                 "it may degrade\n",
-                 (long long)ctx, (long long)cfg.n_ctx_train);
-    limit = arx::context_limit::unlimited;
-  }
+  const auto [ctx, limit] = arx_cli::context_size(o.ctx, cfg.n_ctx_train);
   auto seq = model.new_sequence(ctx, limit);
   seq.set_thread_pool(&pool);
   std::fprintf(stderr, "context: %lld tokens, KV cache %s\n", (long long)seq.capacity(),
                o.kv.c_str());
 
-  const std::string text = o.have_file ? read_file(o.prompt_file) : o.prompt;
+  const std::string text = o.have_file ? arx_cli::read_file(o.prompt_file) : o.prompt;
   const auto prompt = tok.encode(text, tok.vocab().add_bos() && !o.no_bos);
 
   arx::generate_options g;
@@ -324,15 +226,7 @@ int run(const options& o) {
   };
   // Sampling: the seed goes to stderr first, so even a run that fails later can be repeated.
   arx::sampling_params sp = o.sampling;
-  if (o.seed >= 0) {
-    sp.seed = std::uint64_t(o.seed);
-    std::fprintf(stderr, "seed: %llu\n", (unsigned long long)sp.seed);
-  } else {
-    std::random_device rd;
-    sp.seed = (std::uint64_t(rd()) << 32 | rd()) & 0x7fffffffffffffffULL;  // fits --seed's int64
-    std::fprintf(stderr, "seed: %llu (random; --seed %llu repeats this run)\n",
-                 (unsigned long long)sp.seed, (unsigned long long)sp.seed);
-  }
+  sp.seed = arx_cli::choose_seed(o.seed);
   arx::sampling_selector<arx::sampler_chain> select(arx::make_sampler(sp, tok), sp.seed, prompt);
   std::fprintf(stderr, "sampler: %s\n", select.sampler().describe().c_str());
 

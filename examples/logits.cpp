@@ -75,21 +75,12 @@ bool parse(int argc, char** argv, options& o) {
   return true;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw arx::io_error(path, std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw arx::io_error(path, "read failed");
-  return ss.str();
-}
-
 template <class KV>
 void run(const options& o) {
   const auto model = arx::transformer<KV>::load(o.model);
   const auto tok = arx::spm_tokenizer::from_gguf(model.weights().file());
   std::fprintf(stderr, "arx built for %s\n", arx::simd_target);
-  const std::string text = o.have_file ? read_file(o.file) : o.prompt;
+  const std::string text = o.have_file ? arx_cli::read_file(o.file) : o.prompt;
   const auto ids = tok.encode(text, tok.vocab().add_bos() && !o.no_bos);
   if (ids.empty()) throw arx::invalid_argument("the prompt is empty (and no BOS is added)");
   const auto n = std::int64_t(ids.size());

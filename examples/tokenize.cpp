@@ -77,15 +77,6 @@ bool parse(int argc, char** argv, options& o) {
   return true;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw arx::io_error(path, std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw arx::io_error(path, "read failed");
-  return ss.str();
-}
-
 // llama.cpp's parse_special for SentencePiece vocabs: control and unknown tokens written in the
 // text are cut out first (longest text first, each left to right) and emitted as themselves;
 // each run of text between them is encoded on its own (so it gets the space prefix again, as
@@ -141,7 +132,7 @@ std::vector<std::int32_t> encode_special(const arx::spm_tokenizer& tok, std::str
 int main(int argc, char** argv) {
   return arx_cli::main<options>("tokenize", argc, argv, parse, usage, [](const options& o) {
     const auto tok = arx::spm_tokenizer::from_gguf(arx::gguf::open(o.model));
-    const std::string text = o.have_file ? read_file(o.file) : o.text;
+    const std::string text = o.have_file ? arx_cli::read_file(o.file) : o.text;
     const auto ids = o.special ? encode_special(tok, text, o.bos) : tok.encode(text, o.bos);
     std::string line;
     for (std::size_t i = 0; i < ids.size(); ++i)
