@@ -99,6 +99,16 @@ struct forward_result {
 
 template <class KV>
 class transformer;
+template <class KV>
+class sequence;
+
+/// One sequence's share of a forward over several sequences (transformer::forward_batch).
+template <class KV = float>
+struct batch_entry {
+  sequence<KV>* seq = nullptr;
+  std::span<const token_id> tokens;  ///< appended at pos
+  std::int64_t pos = -1;             ///< -1: seq->size(); else in [0, seq->size()] (rollback)
+};
 
 /// The state of one sequence: its KV cache and the scratch buffers of forward(). Owned by the
 /// caller; a transformer never keeps a reference to it. Move-only; clone() forks it.
@@ -197,8 +207,43 @@ class transformer {
   /// [0, n_vocab) -> invalid_argument; pos + n > capacity -> context_error.
   forward_result forward(sequence<KV>& seq, std::span<const token_id> tokens, std::int64_t pos,
                          forward_request req = {}) const {
-    check_batch(seq, tokens, pos);
+    if (pos < 0) check_batch(seq, tokens, pos);  // throws (batch_entry reads -1 as "append")
+    const batch_entry<KV> one{&seq, tokens, pos};
+    return forward_batch(std::span(&one, 1), req);
+  }
+
+  /// Several sequences in one forward: their tokens share every weight load (one gemm over all
+  /// of them), each attends to its own cache. Entry i appends its tokens at its pos as forward()
+  /// would (rolling its sequence back first). Rows of the result, entries in order: rows::all —
+  /// every token; rows::last — each entry's last token. The result lives in the first entry's
+  /// sequence (valid until its next forward), which also lends its thread pool. Results are
+  /// bit-identical to separate forwards (gemm is batch-invariant). Errors, thrown before anything
+  /// changes: forward()'s for any entry, no entries, a sequence given twice, tree_parents with
+  /// more than one entry, and different logits and hidden row requests (both not none) with more
+  /// than one entry -> invalid_argument / context_error.
+  forward_result forward_batch(std::span<const batch_entry<KV>> parts, forward_request req = {}) const {
     const model_config& c = config();
+    if (parts.empty()) throw invalid_argument("transformer::forward_batch: no entries");
+    const auto n_parts = std::int64_t(parts.size());
+    std::vector<std::int64_t> start(static_cast<std::size_t>(n_parts) + 1, 0),
+        at(static_cast<std::size_t>(n_parts));
+    for (std::int64_t i = 0; i < n_parts; ++i) {
+      const batch_entry<KV>& e = parts[std::size_t(i)];
+      if (!e.seq) throw invalid_argument("transformer::forward_batch: entry " + std::to_string(i) + " has no sequence");
+      for (std::int64_t j = 0; j < i; ++j)
+        if (parts[std::size_t(j)].seq == e.seq)
+          throw invalid_argument("transformer::forward_batch: entries " + std::to_string(j) +
+                                 " and " + std::to_string(i) + " name the same sequence");
+      at[std::size_t(i)] = e.pos < 0 ? e.seq->size() : e.pos;
+      check_batch(*e.seq, e.tokens, at[std::size_t(i)]);
+      start[std::size_t(i) + 1] = start[std::size_t(i)] + std::int64_t(e.tokens.size());
+    }
+    if (n_parts > 1 && !req.tree_parents.empty())
+      throw invalid_argument("transformer::forward_batch: tree_parents needs a single entry");
+    if (n_parts > 1 && req.logits != rows::none && req.hidden != rows::none &&
+        req.logits != req.hidden)
+      throw invalid_argument("transformer::forward_batch: with several entries, logits and "
+                             "hidden must ask for the same rows (or one of them for none)");
     // skip[l]: bit 0 = attention block skipped, bit 1 = MLP block skipped
     std::vector<unsigned char> skip(std::size_t(c.n_layer), 0);
     const auto mark = [&](std::span<const std::int64_t> ids, unsigned char bits, const char* what) {
@@ -212,38 +257,51 @@ class transformer {
     };
     mark(req.skip_layers, 3, "skip_layers");
     mark(req.skip_ffn, 2, "skip_ffn");
-    const auto n_batch = std::int64_t(tokens.size());
-    // Tree batches: depth of each token and its branch's batch slots (root first, itself last).
+    const std::int64_t n = start.back();
+    // Per token: its entry and its position; for a tree, its branch's cache rows (root first).
+    std::vector<std::int64_t> part_of(static_cast<std::size_t>(n)), posn(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n_parts; ++i)
+      for (std::int64_t t = start[std::size_t(i)]; t < start[std::size_t(i) + 1]; ++t) {
+        part_of[std::size_t(t)] = i;
+        posn[std::size_t(t)] = at[std::size_t(i)] + t - start[std::size_t(i)];
+      }
     const bool tree = !req.tree_parents.empty();
-    std::vector<std::int64_t> depth, branch, branch_at;
+    std::vector<std::int64_t> branch, branch_at;
     if (tree) {
-      if (std::int64_t(req.tree_parents.size()) != n_batch)
+      const std::int64_t pos = at[0];
+      if (std::int64_t(req.tree_parents.size()) != n)
         throw invalid_argument("transformer::forward: tree_parents has " +
                                std::to_string(req.tree_parents.size()) + " entries for " +
-                               std::to_string(n_batch) + " tokens");
-      depth.resize(std::size_t(n_batch));
-      branch_at.resize(std::size_t(n_batch) + 1);
-      for (std::int64_t t = 0; t < n_batch; ++t) {
+                               std::to_string(n) + " tokens");
+      std::vector<std::int64_t> depth(static_cast<std::size_t>(n));
+      branch_at.resize(std::size_t(n) + 1);
+      for (std::int64_t t = 0; t < n; ++t) {
         const std::int32_t par = req.tree_parents[std::size_t(t)];
         if (par < -1 || par >= t)
           throw invalid_argument("transformer::forward: tree_parents[" + std::to_string(t) +
                                  "] = " + std::to_string(par) + " is outside [-1, " +
                                  std::to_string(t) + ")");
         depth[std::size_t(t)] = par < 0 ? 0 : depth[std::size_t(par)] + 1;
+        posn[std::size_t(t)] = pos + depth[std::size_t(t)];
         branch_at[std::size_t(t)] = std::int64_t(branch.size());
         branch.resize(branch.size() + std::size_t(depth[std::size_t(t)]) + 1);
         for (std::int64_t a = t, i = depth[std::size_t(t)]; a >= 0;
              a = req.tree_parents[std::size_t(a)], --i)
           branch[std::size_t(branch_at[std::size_t(t)] + i)] = pos + a;
       }
-      branch_at[std::size_t(n_batch)] = std::int64_t(branch.size());
+      branch_at[std::size_t(n)] = std::int64_t(branch.size());
     }
-    const std::int64_t n = std::int64_t(tokens.size());
-    if (pos < seq.size()) seq.truncate(pos);
-    auto& s = seq.s_;
-    thread_pool* pool = seq.pool_;
+    std::int64_t max_capacity = 0, max_end = 0;
+    for (std::int64_t i = 0; i < n_parts; ++i) {
+      sequence<KV>& sq = *parts[std::size_t(i)].seq;
+      if (at[std::size_t(i)] < sq.size()) sq.truncate(at[std::size_t(i)]);
+      max_capacity = std::max(max_capacity, sq.capacity());
+      max_end = std::max(max_end, at[std::size_t(i)] + start[std::size_t(i) + 1] - start[std::size_t(i)]);
+    }
+    auto& s = parts[0].seq->s_;
+    thread_pool* pool = parts[0].seq->pool_;
     const int n_threads = pool ? pool->size() : 1;
-    reserve(s, n, seq.capacity(), n_threads);
+    reserve(s, n, max_capacity, n_threads);
 
     const std::int64_t q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
     const auto x = mat(s.x, n, c.n_embd), xn = mat(s.xn, n, c.n_embd), tmp = mat(s.tmp, n, c.n_embd);
@@ -252,11 +310,13 @@ class transformer {
     const auto gate = mat(s.gate, n, c.n_ff), up = mat(s.up, n, c.n_ff);
     const std::span<std::byte> quant(s.quant.data(), s.quant.size());
 
-    for (std::int64_t t = 0; t < n; ++t) w_->embed(tokens[std::size_t(t)], x.row(t));
+    for (std::int64_t i = 0; i < n_parts; ++i)
+      for (std::int64_t t = start[std::size_t(i)]; t < start[std::size_t(i) + 1]; ++t)
+        w_->embed(parts[std::size_t(i)].tokens[std::size_t(t - start[std::size_t(i)])], x.row(t));
     const std::size_t half = std::size_t(c.n_rot / 2);
     const ops::rope_params rp{int(c.n_rot), c.rope_freq_base, 1.0f, ops::rope_layout::normal};
     for (std::int64_t t = 0; t < n; ++t)
-      ops::rope_sincos(pos + (tree ? depth[std::size_t(t)] : t), rp, std::span(s.cos).subspan(std::size_t(t) * half, half),
+      ops::rope_sincos(posn[std::size_t(t)], rp, std::span(s.cos).subspan(std::size_t(t) * half, half),
                        std::span(s.sin).subspan(std::size_t(t) * half, half));
 
     for (std::int64_t l = 0; l < c.n_layer; ++l) {
@@ -273,22 +333,27 @@ class transformer {
         ops::rope_apply(heads(q.row(t), c.n_head), cs, sn, rp.layout);
         ops::rope_apply(heads(k.row(t), c.n_head_kv), cs, sn, rp.layout);
       }
-      seq.cache_.write(l, pos, k.flat(), v.flat());
+      for (std::int64_t i = 0; i < n_parts; ++i) {
+        const std::int64_t b = start[std::size_t(i)], e = start[std::size_t(i) + 1];
+        parts[std::size_t(i)].seq->cache_.write(l, at[std::size_t(i)], k.rows(b, e).flat(),
+                                                v.rows(b, e).flat());
+      }
       // Attention: every (token, KV head) pair is independent; split them over the threads.
       const auto attend_range = [&](int th, int nth) {
         const auto [b, e] = thread_pool::split(n * c.n_head_kv, th, nth);
         for (std::int64_t i = b; i < e; ++i) {
           const std::int64_t t = i / c.n_head_kv;
+          const sequence<KV>& sq = *parts[std::size_t(part_of[std::size_t(t)])].seq;
           if (tree)
-            attend(seq, s, th, l, pos, i % c.n_head_kv, q.row(t), att.row(t),
+            attend(sq, s, th, l, at[0], i % c.n_head_kv, q.row(t), att.row(t),
                    std::span<const std::int64_t>(branch).subspan(
                        std::size_t(branch_at[std::size_t(t)]),
                        std::size_t(branch_at[std::size_t(t) + 1] - branch_at[std::size_t(t)])));
           else
-            attend(seq, s, th, l, pos + t + 1, i % c.n_head_kv, q.row(t), att.row(t));
+            attend(sq, s, th, l, posn[std::size_t(t)] + 1, i % c.n_head_kv, q.row(t), att.row(t));
         }
       };
-      const std::size_t work = std::size_t(n * c.n_head * (pos + n) * c.head_dim);
+      const std::size_t work = std::size_t(n * c.n_head * max_end * c.head_dim);
       if (n_threads > 1 && work >= min_parallel_attention)
         pool->run(attend_range);
       else
@@ -304,24 +369,36 @@ class transformer {
       ops::gemm(L.w_down, gate, tmp, quant, pool);
       ops::add(x.flat(), tmp.flat());
     }
-    seq.cache_.advance(n);
+    for (std::int64_t i = 0; i < n_parts; ++i)
+      parts[std::size_t(i)].seq->cache_.advance(start[std::size_t(i) + 1] - start[std::size_t(i)]);
 
-    // Output rows: the final norm of the rows either output needs, then the logits.
+    // Output rows: the final norm of the rows either output needs, then the logits. One entry:
+    // rows::last is its last row. Several: each entry's last row, gathered into tmp.
     const rows want = std::max(req.logits, req.hidden);  // none < last < all
-    const std::int64_t first = want == rows::all ? 0 : n - 1;
-    const std::int64_t n_out = want == rows::none ? 0 : n - first;
     forward_result r;
-    if (n_out == 0) return r;
+    if (want == rows::none) return r;
+    tensor_view<const float> src = x;
+    if (want == rows::last) {
+      if (n_parts == 1) {
+        src = x.rows(n - 1, n);
+      } else {
+        for (std::int64_t i = 0; i < n_parts; ++i)
+          std::copy_n(x.row(start[std::size_t(i) + 1] - 1).data(), c.n_embd, tmp.row(i).data());
+        src = tmp.rows(0, n_parts);
+      }
+    }
+    const std::int64_t n_out = src.shape(0);
     grow(s.hidden, n_out * c.n_embd);
     const auto hidden = mat(s.hidden, n_out, c.n_embd);
-    ops::rms_norm(tensor_view<const float>(x.rows(first, n)), w_->output_norm(), c.rms_eps, hidden);
+    ops::rms_norm(src, w_->output_norm(), c.rms_eps, hidden);
+    // (with one entry, a rows::last output beside a rows::all one is the last of those rows)
     const auto pick = [&](rows which, tensor_view<const float> all) {
       if (which == rows::none) return tensor_view<const float>(all.data(), shape_t{0, all.shape(1)});
       if (which == rows::last && want == rows::all) return all.rows(n_out - 1, n_out);
       return all;
     };
     if (req.logits != rows::none) {
-      const std::int64_t nl = req.logits == rows::all ? n_out : 1;
+      const std::int64_t nl = req.logits == want ? n_out : 1;
       grow(s.logits, nl * c.n_vocab);
       const auto logits = mat(s.logits, nl, c.n_vocab);
       ops::gemm(w_->output(), tensor_view<const float>(hidden.rows(n_out - nl, n_out)), logits,
