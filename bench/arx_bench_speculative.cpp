@@ -146,9 +146,18 @@ class replay_drafter {
                  std::uint64_t seed)
       : cont_(std::move(continuation)), n_prompt_(n_prompt), alpha_(alpha), full_gamma_(gamma),
         g_(seed) {}
+  /// Call after the generation with the number of tokens emitted: counts the last round.
+  void finish(std::size_t emitted) {
+    if (last_gamma_ == full_gamma_) {
+      ++full_rounds_;
+      full_round_tokens_ += std::int64_t(emitted - last_at_);
+    }
+    last_gamma_ = -1;
+  }
   /// Rounds that drafted the full γ (rounds shortened near the end of the generation are left
   /// out: their expected length is smaller) and the tokens they emitted, as seen from the next
-  /// round's history (so the very last round is not counted either).
+  /// round's history (the last round: from finish()). A full round is never cut short by the
+  /// token limit (the decoder drafts at most the tokens left but one).
   std::int64_t full_rounds() const noexcept { return full_rounds_; }
   std::int64_t full_round_tokens() const noexcept { return full_round_tokens_; }
   void propose(std::span<const arx::token_id> history, int gamma, arx::draft_sampler& s,
@@ -255,6 +264,7 @@ int run(const options& o) {
                                    sp, 1);
       seq.clear();
       const auto res = dec.generate(seq, prompt, o.n_gen, [](arx::token_id) {});
+      dec.drafter().finish(res.tokens.size());
       if (res.tokens != cont)
         throw std::runtime_error("speculative greedy output differs from plain greedy (alpha " +
                                  std::to_string(r.alpha) + ", gamma " + std::to_string(r.gamma) + ")");
