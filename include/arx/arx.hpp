@@ -39,5 +39,6 @@
 #include "arx/decoding/speculative_sampling.hpp"
 #include "arx/decoding/prompt_lookup.hpp"
 #include "arx/decoding/speculative.hpp"
+#include "arx/decoding/speculative_batch.hpp"
 #include "arx/decoding/speculative_tree.hpp"
 #include "arx/decoding/tree_drafter.hpp"

@@ -11,6 +11,7 @@
 
 #include <arx/core/thread_pool.hpp>
 #include <arx/decoding/speculative.hpp>
+#include <arx/decoding/speculative_batch.hpp>
 #include <arx/decoding/tree_drafter.hpp>
 #include <arx/model/transformer.hpp>
 #include <arx/sampling/chain.hpp>
@@ -124,6 +125,44 @@ TEST_CASE("speculative greedy reproduces llama.cpp's greedy ids on stories260K",
     REQUIRE(!expect.empty());
     // (tiny-q's random weights do not predict stories; skipping a layer of the model itself does)
     CHECK(check_all_drafters(target, draft, prompt, expect, 2, {0, 1}).second > 0);
+  }
+}
+
+TEST_CASE("batched speculative greedy reproduces llama.cpp's greedy ids of every stories260K case",
+          "[speculative][golden][batch]") {
+  const model_t target = load("stories260K.gguf");
+  const auto files = arx_test::reference_files("golden/stories260K", ".json");
+  REQUIRE(!files.empty());
+  std::vector<tokens_t> prompts, expect;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    const arx_test::json g = arx_test::parse_json(
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+    prompts.push_back(ids(g["prompt_ids"]));
+    expect.push_back(ids(g["greedy_ids"]));
+  }
+  const auto n = std::int64_t(expect[0].size());
+  for (int threads : {1, 2}) {
+    arx::thread_pool pool(threads);
+    for (int gamma = 1; gamma <= 8; ++gamma) {
+      INFO("threads " << threads << ", gamma " << gamma);
+      arx::sampler_chain greedy;
+      greedy.add(arx::temperature{0.0f});
+      arx::speculative_params sp;
+      sp.draft_max = gamma;
+      std::vector<arx::model_drafter<>> drafters;
+      for (std::size_t i = 0; i < prompts.size(); ++i)
+        drafters.push_back(arx::model_drafter<>::self_skip(target, {2}, {}, 512, &pool));
+      arx::speculative_batch_decoder dec(target, greedy, std::move(drafters), sp, 1);
+      std::vector<arx::sequence<float>> seqs;
+      for (std::size_t i = 0; i < prompts.size(); ++i) {
+        seqs.push_back(target.new_sequence(512));
+        seqs.back().set_thread_pool(&pool);
+      }
+      const auto res = dec.generate(std::span(seqs), std::span<const tokens_t>(prompts), n,
+                                    [](std::size_t, arx::token_id) {});
+      for (std::size_t i = 0; i < prompts.size(); ++i) CHECK(res[i].tokens == expect[i]);
+    }
   }
 }
 

@@ -252,6 +252,34 @@ class lookup_drafter {
   prompt_lookup lookup_;
 };
 
+namespace detail {
+/// The decoders' checks of their parameters and sampler (`who` names the decoder).
+template <class Sampler>
+void check_speculative_setup(const speculative_params& p, const Sampler& sampler, const char* who) {
+  if (p.draft_max < 0 || p.draft_min < 0 || p.draft_min > p.draft_max)
+    throw invalid_argument(std::string(who) + ": draft lengths need 0 <= draft_min (" +
+                           std::to_string(p.draft_min) + ") <= draft_max (" +
+                           std::to_string(p.draft_max) + ")");
+  if (!(p.draft_p_min >= 0.0f && p.draft_p_min <= 1.0f))
+    throw invalid_argument(std::string(who) + ": draft_p_min " + std::to_string(p.draft_p_min) +
+                           " is outside [0, 1]");
+  if (sampler.stateful())
+    throw invalid_argument(
+        std::string(who) +
+        ": the sampler keeps state between draws (e.g. mirostat), so its distribution at a "
+        "drafted position is not defined before the draws; use a stateless chain");
+}
+/// Adaptive γ after a round that drafted g of the `gamma` asked for and accepted `accepted`.
+inline void adapt_gamma(int& gamma_now, const speculative_params& p, std::int64_t g, int gamma,
+                        std::int64_t accepted) {
+  if (!p.adaptive || g != gamma || gamma <= 0) return;
+  if (accepted == g)
+    gamma_now = std::min(gamma_now + 1, p.draft_max);
+  else if (2 * accepted < g)
+    gamma_now = std::max(gamma_now - 1, p.draft_min);
+}
+}  // namespace detail
+
 /// Why generate() stopped.
 enum class speculative_stop { max_tokens, eos, cancelled, context_full };
 
@@ -269,18 +297,7 @@ class speculative_decoder {
                       speculative_params params = {}, std::uint64_t seed = 0)
       : target_(std::move(target)), sampler_(std::move(sampler)), draft_sampler_(sampler_),
         drafter_(std::move(drafter)), params_(params), rng_(seed) {
-    if (params_.draft_max < 0 || params_.draft_min < 0 || params_.draft_min > params_.draft_max)
-      throw invalid_argument("speculative_decoder: draft lengths need 0 <= draft_min (" +
-                             std::to_string(params_.draft_min) + ") <= draft_max (" +
-                             std::to_string(params_.draft_max) + ")");
-    if (!(params_.draft_p_min >= 0.0f && params_.draft_p_min <= 1.0f))
-      throw invalid_argument("speculative_decoder: draft_p_min " +
-                             std::to_string(params_.draft_p_min) + " is outside [0, 1]");
-    if (sampler_.stateful())
-      throw invalid_argument(
-          "speculative_decoder: the sampler keeps state between draws (e.g. mirostat), so its "
-          "distribution at a drafted position is not defined before the draws; use a stateless "
-          "chain");
+    detail::check_speculative_setup(params_, sampler_, "speculative_decoder");
     if constexpr (requires { drafter_.check_target(target_.weights()); })
       drafter_.check_target(target_.weights());
     gamma_ = params_.draft_max;
@@ -402,12 +419,7 @@ class speculative_decoder {
       ++stats_.target_calls;
       stats_.drafted += g;
       stats_.accepted += v.accepted;
-      if (params_.adaptive && !tree && g == gamma && gamma > 0) {
-        if (v.accepted == g)
-          gamma_ = std::min(gamma_ + 1, params_.draft_max);
-        else if (2 * v.accepted < g)
-          gamma_ = std::max(gamma_ - 1, params_.draft_min);
-      }
+      if (!tree) detail::adapt_gamma(gamma_, params_, g, gamma, v.accepted);
 
       // Emit accepted drafts, then the verdict's token.
       bool stop = false;
