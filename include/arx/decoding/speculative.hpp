@@ -21,6 +21,10 @@
 //      first rejection draw from norm(max(0, p_i - q_i)), after γ acceptances a bonus from p_{γ+1};
 //   4. KV rollback: the target's sequence is truncated to the accepted prefix (h + a positions);
 //      a model drafter re-syncs its own sequence to the history at its next proposal.
+// A drafter may return a TREE instead (draft_block::parents, e.g. tree_drafter.hpp): the target
+// then evaluates it in one tree forward (forward_request::tree_parents), verify_tree
+// (speculative_tree.hpp) walks it, and sequence::keep_rows keeps the accepted branch.
+// Several sequences at once: speculative_batch.hpp.
 // γ = 0 rounds are plain decoding steps. With a greedy sampler (temperature 0) p and q are one-hot
 // and the output is plain greedy decoding token for token (gemm is batch-invariant, so the
 // verify forward's logits equal the one-token forwards' bit for bit).
@@ -35,8 +39,8 @@
 // position would depend on draws that have not been made yet). Processors reading the history
 // (penalties, DRY, ...) see the drafted tokens before position i, as plain sampling would.
 //
-// Drafters (concept `speculative_drafter`): `propose(history, gamma, draft_sampler&, rng&, draft_block&)`
-// fills out.tokens (at most gamma) and out.q ([tokens][n_vocab]); optional
+// Drafters (concept `speculative_drafter`): `propose(history, gamma, draft_sampler&, rng&,
+// draft_block&)` fills out.tokens (at most gamma) and out.q ([tokens][n_vocab]); optional
 // `check_target(const llama_weights&)` refuses a target it cannot draft for. Here:
 // model_drafter (a draft model sharing the target's vocabulary, or the target itself with layers
 // or MLP blocks skipped: self-speculation) and lookup_drafter (prompt lookup).

@@ -56,7 +56,7 @@ class tree_drafter {
       throw invalid_argument("tree_drafter: branch " + std::to_string(shape_.branch) +
                              " and max_depth " + std::to_string(shape_.max_depth) +
                              " must both be >= 1");
-    // the same checks as model_drafter's (a throwaway forward_request would report them later)
+    // checked here, so a bad layer id is reported at construction rather than at the first draft
     const std::int64_t nl = model_.config().n_layer;
     for (const auto* v : {&skip_layers_, &skip_ffn_})
       for (const std::int64_t l : *v)
