@@ -13,7 +13,8 @@
 // of the draft over the root and every node so far gives the distribution at each node of the
 // newest level; its `branch` most likely tokens become candidates; then the best remaining
 // candidates (at most `branch` per level, of any earlier level too) join the tree. It stops at γ
-// nodes, at max_depth, or when the best candidate scores below draft_p_min.
+// nodes, at max_depth, when the best candidate scores below draft_p_min, or when a level would add
+// less than min_gain to the expected accepted length (OPT-Tree's δ; 0 by default).
 // The choice is deterministic, so each node's q row is one-hot at its token, which keeps the
 // verification exact (verify_tree) for any sampler; with a greedy target the output is plain
 // greedy decoding.
@@ -38,8 +39,10 @@ ARX_NAMESPACE_BEGIN
 
 /// How a tree_drafter grows its trees.
 struct tree_shape {
-  int branch = 4;     ///< candidates per expanded node, and nodes added per level
-  int max_depth = 8;  ///< the deepest node's depth (1 = children of the root only)
+  int branch = 4;         ///< candidates per expanded node, and nodes added per level
+  int max_depth = 8;      ///< the deepest node's depth (1 = children of the root only)
+  double min_gain = 0.0;  ///< stop when a level would add less than this to the expected
+                          ///< accepted length (the sum of its nodes' scores; OPT-Tree's δ)
 };
 
 template <class KV = float>
@@ -125,8 +128,13 @@ class tree_drafter {
                        [](const candidate& a, const candidate& b) { return a.score > b.score; });
       frontier.clear();
       std::size_t taken = 0;
-      while (taken < pool.size() && int(frontier.size()) < shape_.branch &&
-             std::int64_t(out.tokens.size()) < gamma && pool[taken].score >= double(s.p_min)) {
+      std::size_t level = 0;  // candidates this level would take, and their expected gain
+      double gain = 0.0;
+      while (level < pool.size() && int(level) < shape_.branch &&
+             std::int64_t(out.tokens.size() + level) < gamma && pool[level].score >= double(s.p_min))
+        gain += pool[level++].score;
+      if (gain < shape_.min_gain) break;
+      while (taken < level) {
         const candidate& c = pool[taken++];
         // children of a node added at this level are not candidates yet, so a parent always
         // precedes its children and its depth is below max_depth

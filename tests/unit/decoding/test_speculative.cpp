@@ -494,3 +494,23 @@ TEST_CASE("batched speculative sampling follows the exact joint distribution",
   INFO("p = " << pv);
   CHECK(pv > 1e-6);
 }
+
+TEST_CASE("tree_drafter's min_gain stops growing trees that add little", "[speculative][decoder]") {
+  const model_t target = make(1);
+  const model_t other = make(2);
+  const tokens_t prompt = prompt_with_repeats(96);
+  const tokens_t expect = plain_greedy(target, prompt, 24);
+  arx::speculative_params sp;
+  sp.draft_max = 12;
+  arx::thread_pool pool(1);
+  std::vector<std::int64_t> drafted;
+  for (double gain : {0.0, 0.5, 100.0}) {
+    INFO("min_gain " << gain);
+    arx::speculative_stats st;
+    CHECK(speculative_greedy(target, arx::tree_drafter<>(other, arx::tree_shape{3, 4, gain}),
+                             prompt, 24, sp, &pool, &st) == expect);
+    drafted.push_back(st.drafted);
+  }
+  CHECK(drafted[0] > drafted[1]);  // a level adding < 0.5 expected tokens is not drafted
+  CHECK(drafted[2] == 0);          // no level adds 100 tokens
+}

@@ -241,3 +241,37 @@ TEST_CASE("verify_tree refuses bad trees", "[decoding][speculative][tree]") {
   CHECK_THROWS_AS(arx::verify_tree(pv, qv, tokens, std::vector<std::int32_t>{-1, 0}, g),
                   arx::invalid_argument);
 }
+
+TEST_CASE("acceptance does not fall as the number of i.i.d. candidates grows",
+          "[decoding][speculative][tree]") {
+  // One level: k candidates drawn i.i.d. from q at the start context; the chance that one of
+  // them is accepted (the round emits 2 tokens) must be non-decreasing in k (ALGORITHMS.md §2).
+  const toy t = make_toy(draft_kind::random, 1.0f, false);
+  constexpr std::int64_t runs = 40000;
+  const auto& q = t.q[std::size_t(ctx(start0, start1))];
+  const auto& p = t.p[std::size_t(ctx(start0, start1))];
+  std::vector<double> rate;
+  for (int k = 1; k <= 4; ++k) {
+    arx::rng g(1000 + std::uint64_t(k));
+    std::int64_t accepted = 0;
+    std::vector<float> P((std::size_t(k) + 1) * V), Q(std::size_t(k) * V);
+    std::copy(p.begin(), p.end(), P.begin());
+    for (int i = 0; i < k; ++i) {
+      std::copy(q.begin(), q.end(), Q.begin() + i * V);
+      std::fill(P.begin() + (i + 1) * V, P.begin() + (i + 2) * V, 1.0f / V);  // (unused rows)
+    }
+    std::vector<arx::token_id> tokens(static_cast<std::size_t>(k));
+    const std::vector<std::int32_t> parents(static_cast<std::size_t>(k), -1);
+    for (std::int64_t r = 0; r < runs; ++r) {
+      for (auto& x : tokens) x = arx::draw_from(q, g);
+      const auto v = arx::verify_tree(arx::tensor_view<const float>(P.data(), {k + 1, V}),
+                                      arx::tensor_view<const float>(Q.data(), {k, V}), tokens,
+                                      parents, g);
+      accepted += !v.path.empty();
+    }
+    rate.push_back(double(accepted) / double(runs));
+  }
+  INFO("acceptance for k = 1..4: " << rate[0] << " " << rate[1] << " " << rate[2] << " " << rate[3]);
+  for (std::size_t k = 1; k < rate.size(); ++k) CHECK(rate[k] >= rate[k - 1] - 0.01);  // 4 sigma
+  CHECK(rate[3] > rate[0] + 0.05);  // and more candidates do help here
+}
