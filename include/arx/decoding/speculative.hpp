@@ -134,6 +134,48 @@ concept speculative_drafter = requires(D& d, std::span<const token_id> history, 
   d.propose(history, gamma, s, g, out);
 };
 
+namespace detail {
+/// The decoders' checks of their parameters and sampler (`who` names the decoder).
+template <class Sampler>
+void check_speculative_setup(const speculative_params& p, const Sampler& sampler, const char* who) {
+  if (p.draft_max < 0 || p.draft_min < 0 || p.draft_min > p.draft_max)
+    throw invalid_argument(std::string(who) + ": draft lengths need 0 <= draft_min (" +
+                           std::to_string(p.draft_min) + ") <= draft_max (" +
+                           std::to_string(p.draft_max) + ")");
+  if (!(p.draft_p_min >= 0.0f && p.draft_p_min <= 1.0f))
+    throw invalid_argument(std::string(who) + ": draft_p_min " + std::to_string(p.draft_p_min) +
+                           " is outside [0, 1]");
+  if (sampler.stateful())
+    throw invalid_argument(
+        std::string(who) +
+        ": the sampler keeps state between draws (e.g. mirostat), so its distribution at a "
+        "drafted position is not defined before the draws; use a stateless chain");
+}
+/// A drafter's layers to skip: ids in [0, n_layer), and not every layer (invalid_argument,
+/// naming `who`, at construction rather than at the first draft).
+inline void check_skips(std::int64_t n_layer, std::span<const std::int64_t> layers,
+                        std::span<const std::int64_t> ffn, const char* who) {
+  for (const auto ids : {layers, ffn})
+    for (const std::int64_t l : ids)
+      if (l < 0 || l >= n_layer)
+        throw invalid_argument(std::string(who) + ": layer " + std::to_string(l) +
+                               " to skip is outside [0, " + std::to_string(n_layer) + ")");
+  std::vector<std::int64_t> distinct(layers.begin(), layers.end());
+  std::sort(distinct.begin(), distinct.end());
+  if (n_layer > 0 && std::unique(distinct.begin(), distinct.end()) - distinct.begin() == n_layer)
+    throw invalid_argument(std::string(who) + ": every layer is skipped");
+}
+/// Adaptive γ after a round that drafted g of the `gamma` asked for and accepted `accepted`.
+inline void adapt_gamma(int& gamma_now, const speculative_params& p, std::int64_t g, int gamma,
+                        std::int64_t accepted) {
+  if (!p.adaptive || g != gamma || gamma <= 0) return;
+  if (accepted == g)
+    gamma_now = std::min(gamma_now + 1, p.draft_max);
+  else if (2 * accepted < g)
+    gamma_now = std::max(gamma_now - 1, p.draft_min);
+}
+}  // namespace detail
+
 /// Throws invalid_argument unless `draft` and `target` have the same vocabulary: the same
 /// n_vocab and, when both files carry tokenizer.ggml.tokens, the same token texts.
 inline void check_same_vocabulary(const llama_weights& target, const llama_weights& draft) {
@@ -173,16 +215,7 @@ class model_drafter {
       : model_(std::move(model)), seq_(model_.new_sequence(capacity)),
         skip_layers_(std::move(skip_layers)), skip_ffn_(std::move(skip_ffn)) {
     seq_.set_thread_pool(pool);
-    const std::int64_t nl = model_.config().n_layer;
-    for (const auto* v : {&skip_layers_, &skip_ffn_})
-      for (const std::int64_t l : *v)
-        if (l < 0 || l >= nl)
-          throw invalid_argument("model_drafter: layer " + std::to_string(l) +
-                                 " to skip is outside [0, " + std::to_string(nl) + ")");
-    std::vector<std::int64_t> distinct = skip_layers_;
-    std::sort(distinct.begin(), distinct.end());
-    if (nl > 0 && std::unique(distinct.begin(), distinct.end()) - distinct.begin() == nl)
-      throw invalid_argument("model_drafter: every layer is skipped");
+    detail::check_skips(model_.config().n_layer, skip_layers_, skip_ffn_, "model_drafter");
   }
 
   /// The same model with layers skipped (self-speculation): a separate sequence, shared weights.
@@ -256,33 +289,6 @@ class lookup_drafter {
   prompt_lookup lookup_;
 };
 
-namespace detail {
-/// The decoders' checks of their parameters and sampler (`who` names the decoder).
-template <class Sampler>
-void check_speculative_setup(const speculative_params& p, const Sampler& sampler, const char* who) {
-  if (p.draft_max < 0 || p.draft_min < 0 || p.draft_min > p.draft_max)
-    throw invalid_argument(std::string(who) + ": draft lengths need 0 <= draft_min (" +
-                           std::to_string(p.draft_min) + ") <= draft_max (" +
-                           std::to_string(p.draft_max) + ")");
-  if (!(p.draft_p_min >= 0.0f && p.draft_p_min <= 1.0f))
-    throw invalid_argument(std::string(who) + ": draft_p_min " + std::to_string(p.draft_p_min) +
-                           " is outside [0, 1]");
-  if (sampler.stateful())
-    throw invalid_argument(
-        std::string(who) +
-        ": the sampler keeps state between draws (e.g. mirostat), so its distribution at a "
-        "drafted position is not defined before the draws; use a stateless chain");
-}
-/// Adaptive γ after a round that drafted g of the `gamma` asked for and accepted `accepted`.
-inline void adapt_gamma(int& gamma_now, const speculative_params& p, std::int64_t g, int gamma,
-                        std::int64_t accepted) {
-  if (!p.adaptive || g != gamma || gamma <= 0) return;
-  if (accepted == g)
-    gamma_now = std::min(gamma_now + 1, p.draft_max);
-  else if (2 * accepted < g)
-    gamma_now = std::max(gamma_now - 1, p.draft_min);
-}
-}  // namespace detail
 
 /// Why generate() stopped.
 enum class speculative_stop { max_tokens, eos, cancelled, context_full };

@@ -59,13 +59,7 @@ class tree_drafter {
       throw invalid_argument("tree_drafter: branch " + std::to_string(shape_.branch) +
                              " and max_depth " + std::to_string(shape_.max_depth) +
                              " must both be >= 1");
-    // checked here, so a bad layer id is reported at construction rather than at the first draft
-    const std::int64_t nl = model_.config().n_layer;
-    for (const auto* v : {&skip_layers_, &skip_ffn_})
-      for (const std::int64_t l : *v)
-        if (l < 0 || l >= nl)
-          throw invalid_argument("tree_drafter: layer " + std::to_string(l) +
-                                 " to skip is outside [0, " + std::to_string(nl) + ")");
+    detail::check_skips(model_.config().n_layer, skip_layers_, skip_ffn_, "tree_drafter");
     seq_.set_thread_pool(pool);
   }
 
