@@ -30,7 +30,8 @@
 // verify forward's logits equal the one-token forwards' bit for bit).
 //
 // Draft length: at most draft_max tokens, fewer near the end of max_tokens or of the target's
-// context, and a model drafter stops early when its top probability falls below draft_p_min.
+// context, and a model drafter stops early when its top probability (softmax of its raw logits)
+// falls below draft_p_min.
 // With `adaptive`, γ grows by one after a round that accepted every draft token and shrinks by
 // one after a round that accepted fewer than half (within [draft_min, draft_max]).
 //
@@ -48,6 +49,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -76,7 +78,8 @@ struct speculative_params {
   int draft_max = 5;          ///< γ: tokens drafted per round (the start value when adaptive)
   int draft_min = 1;          ///< adaptive γ never drops below this
   bool adaptive = false;      ///< grow / shrink γ with the acceptance (file comment)
-  float draft_p_min = 0.0f;   ///< a model drafter stops when its top probability is below this
+  float draft_p_min = 0.0f;   ///< a model drafter stops when its top softmax probability (raw
+                              ///< logits, before the processors) is below this
 };
 
 /// Counters over every generate() call of a decoder (reset with reset_stats()).
@@ -251,8 +254,8 @@ class model_drafter {
     held_.assign(history.begin(), history.end());
     q_.resize(std::size_t(s.n_vocab));
     for (int i = 0; i < gamma; ++i) {
+      if (s.p_min > 0.0f && top_probability(r.logits.row(0)) < double(s.p_min)) break;
       s.distribution(r.logits.row(0), work_, q_);
-      if (s.p_min > 0.0f && *std::max_element(q_.begin(), q_.end()) < s.p_min) break;
       const token_id x = draw_from(q_, g);
       out.tokens.push_back(x);
       out.q.insert(out.q.end(), q_.begin(), q_.end());
@@ -266,6 +269,15 @@ class model_drafter {
   const transformer<KV>& model() const noexcept { return model_; }
 
  private:
+  // The draft model's own confidence: the largest softmax probability of its raw logits (the
+  // processed q would say 1 for every greedy draft).
+  static double top_probability(std::span<const float> logits) {
+    const float mx = *std::max_element(logits.begin(), logits.end());
+    double sum = 0.0;
+    for (const float l : logits) sum += std::exp(double(l) - double(mx));
+    return 1.0 / sum;
+  }
+
   transformer<KV> model_;
   sequence<KV> seq_;
   std::vector<std::int64_t> skip_layers_, skip_ffn_;
@@ -288,7 +300,6 @@ class lookup_drafter {
  private:
   prompt_lookup lookup_;
 };
-
 
 /// Why generate() stopped.
 enum class speculative_stop { max_tokens, eos, cancelled, context_full };

@@ -514,3 +514,25 @@ TEST_CASE("tree_drafter's min_gain stops growing trees that add little", "[specu
   CHECK(drafted[0] > drafted[1]);  // a level adding < 0.5 expected tokens is not drafted
   CHECK(drafted[2] == 0);          // no level adds 100 tokens
 }
+
+TEST_CASE("draft_p_min stops a model drafter when the draft model is unsure",
+          "[speculative][decoder]") {
+  const model_t target = make(1);
+  const model_t other = make(2);
+  const tokens_t prompt = prompt_with_repeats(96);
+  const tokens_t expect = plain_greedy(target, prompt, 24);
+  arx::thread_pool pool(1);
+  std::vector<std::int64_t> drafted;
+  for (float p_min : {0.0f, 0.2f, 1.0f}) {
+    INFO("draft_p_min " << p_min);
+    arx::speculative_params sp;
+    sp.draft_max = 6;
+    sp.draft_p_min = p_min;
+    arx::speculative_stats st;
+    CHECK(speculative_greedy(target, arx::model_drafter<>(other), prompt, 24, sp, &pool, &st) ==
+          expect);
+    drafted.push_back(st.drafted);
+  }
+  CHECK(drafted[0] > drafted[1]);  // (greedy q is one-hot: the bound reads the raw softmax)
+  CHECK(drafted[2] == 0);          // no softmax over 96 tokens reaches 1
+}
