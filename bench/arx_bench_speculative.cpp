@@ -10,10 +10,10 @@
 // 2. For each acceptance α and draft length γ: arx::speculative_decoder with a replay drafter that
 //    proposes the next γ tokens of that continuation, each replaced by a different random id with
 //    probability 1 − α (independently; q is one-hot, the draft costs nothing). Greedy verification
-//    accepts a drafted token exactly when it is the continuation's, so the accepted run per round is
-//    geometric and the expected tokens per target call is (1 − α^{γ+1}) / (1 − α) (γ + 1 at α = 1).
-//    That is compared with the tokens per round over the rounds that drafted the full γ (rounds
-//    near the end of the N tokens draft fewer), pooled over the repetitions.
+//    accepts a drafted token exactly when it is the continuation's, so the accepted run per round
+//    is geometric and the expected tokens per target call is (1 − α^{γ+1}) / (1 − α) (γ + 1 at
+//    α = 1). That is compared with the tokens per round over the rounds that drafted the full γ
+//    (rounds near the end of the N tokens draft fewer), pooled over the repetitions.
 //    The decoder's output is checked against the plain continuation (exit 1 if it differs).
 // Each repetition (-r) runs plain decoding and then every (α, γ) once, so the ratios compare runs
 // made minutes apart at most; reported: means over the repetitions of tokens/s (N / time of the
@@ -104,18 +104,27 @@ bool parse(int argc, char** argv, options& o) {
     const std::string v = argv[++i];
     double x = 0;
     const auto bad = [&] {
-      std::fprintf(stderr, "arx-bench-speculative: bad value '%s' for %s\n", v.c_str(), argv[i - 1]);
+      std::fprintf(stderr, "arx-bench-speculative: bad value '%s' for %s\n", v.c_str(),
+                   argv[i - 1]);
       return false;
     };
     if (a == "-m" || a == "--model") o.model = v;
     else if (a == "-o" || a == "--output") {
       if (v != "md" && v != "json") return bad();
       o.output = v;
-    } else if (a == "-t" || a == "--threads") { if (!num(v, 1, 1024, x) || x != std::floor(x)) return bad(); o.threads = int(x); }
-    else if (a == "-p" || a == "--prompt") { if (!num(v, 1, 1e6, x) || x != std::floor(x)) return bad(); o.prompt = int(x); }
-    else if (a == "-n" || a == "--n-gen") { if (!num(v, 1, 1e6, x) || x != std::floor(x)) return bad(); o.n_gen = int(x); }
-    else if (a == "-r" || a == "--repetitions") { if (!num(v, 1, 1000, x) || x != std::floor(x)) return bad(); o.reps = int(x); }
-    else if (a == "-g" || a == "--gamma") {
+    } else if (a == "-t" || a == "--threads") {
+      if (!num(v, 1, 1024, x) || x != std::floor(x)) return bad();
+      o.threads = int(x);
+    } else if (a == "-p" || a == "--prompt") {
+      if (!num(v, 1, 1e6, x) || x != std::floor(x)) return bad();
+      o.prompt = int(x);
+    } else if (a == "-n" || a == "--n-gen") {
+      if (!num(v, 1, 1e6, x) || x != std::floor(x)) return bad();
+      o.n_gen = int(x);
+    } else if (a == "-r" || a == "--repetitions") {
+      if (!num(v, 1, 1000, x) || x != std::floor(x)) return bad();
+      o.reps = int(x);
+    } else if (a == "-g" || a == "--gamma") {
       o.gammas.clear();
       for (const auto& s : split(v)) {
         if (!num(s, 1, 64, x) || x != std::floor(x)) return bad();
@@ -224,7 +233,9 @@ struct row {
   int gamma = 0;
   std::vector<double> tps, plain_tps, per_call, speedup;
   std::int64_t calls = 0, full_rounds = 0, full_tokens = 0;
-  double full_per_call() const { return full_rounds ? double(full_tokens) / double(full_rounds) : 0.0; }
+  double full_per_call() const {
+    return full_rounds ? double(full_tokens) / double(full_rounds) : 0.0;
+  }
 };
 
 double mean(const std::vector<double>& v) {
@@ -243,7 +254,8 @@ int run(const options& o) {
   arx::rng ids(42);
   const auto voc = arx::vocab::from_gguf(model.weights().file());
   if (voc.add_bos() && voc.bos() >= 0) prompt.push_back(voc.bos());
-  while (int(prompt.size()) < o.prompt) prompt.push_back(arx::token_id(ids.next() % std::uint64_t(c.n_vocab)));
+  while (int(prompt.size()) < o.prompt)
+    prompt.push_back(arx::token_id(ids.next() % std::uint64_t(c.n_vocab)));
   std::fprintf(stderr, "arx-bench-speculative: %s, %d threads, prompt %d, %d tokens\n",
                o.model.c_str(), pool.size(), o.prompt, o.n_gen);
 
@@ -267,7 +279,8 @@ int run(const options& o) {
       dec.drafter().finish(res.tokens.size());
       if (res.tokens != cont)
         throw std::runtime_error("speculative greedy output differs from plain greedy (alpha " +
-                                 std::to_string(r.alpha) + ", gamma " + std::to_string(r.gamma) + ")");
+                                 std::to_string(r.alpha) + ", gamma " + std::to_string(r.gamma) +
+                                 ")");
       if (rep < 0) continue;
       const auto& st = dec.stats();
       const double tps = o.n_gen / (res.seconds - st.prefill_seconds);
@@ -293,27 +306,32 @@ int run(const options& o) {
     std::printf("[\n");
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
-      std::printf("  {\"model_filename\": \"%s\", \"n_threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
-                  "\"alpha\": %.3f, \"gamma\": %d, \"tokens_per_call\": %.4f, "
-                  "\"full_rounds\": %lld, \"tokens_per_full_round\": %.4f, \"expected_tokens_per_call\": %.4f, \"avg_ts\": %.3f, \"plain_avg_ts\": %.3f, "
-                  "\"speedup\": %.4f}%s\n",
-                  o.model.c_str(), pool.size(), o.prompt, o.n_gen, r.alpha, r.gamma, mean(r.per_call),
-                  static_cast<long long>(r.full_rounds), r.full_per_call(), expected(r.alpha, r.gamma), mean(r.tps), mean(r.plain_tps), mean(r.speedup),
-                  i + 1 < rows.size() ? "," : "");
+      std::printf(
+          "  {\"model_filename\": \"%s\", \"n_threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
+          "\"alpha\": %.3f, \"gamma\": %d, \"tokens_per_call\": %.4f, "
+          "\"full_rounds\": %lld, \"tokens_per_full_round\": %.4f, \"expected_tokens_per_call\": "
+          "%.4f, \"avg_ts\": %.3f, \"plain_avg_ts\": %.3f, "
+          "\"speedup\": %.4f}%s\n",
+          o.model.c_str(), pool.size(), o.prompt, o.n_gen, r.alpha, r.gamma, mean(r.per_call),
+          static_cast<long long>(r.full_rounds), r.full_per_call(), expected(r.alpha, r.gamma),
+          mean(r.tps), mean(r.plain_tps), mean(r.speedup), i + 1 < rows.size() ? "," : "");
     }
     std::printf("]\n");
     return 0;
   }
-  std::printf("| alpha | gamma | tokens / target call | full-γ rounds | tokens / full-γ round | expected | off by | speculative t/s | plain t/s | speed-up |\n");
+  std::printf(
+      "| alpha | gamma | tokens / target call | full-γ rounds | tokens / full-γ round | expected | "
+      "off by | speculative t/s | plain t/s | speed-up |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : rows) {
     const double e = expected(r.alpha, r.gamma), m = r.full_per_call();
-    std::printf("| %.2f | %d | %.3f | %lld | %.3f | %.3f | %+.1f%% | %.2f | %.2f | %.2fx |\n", r.alpha,
-                r.gamma, mean(r.per_call), static_cast<long long>(r.full_rounds), m, e,
+    std::printf("| %.2f | %d | %.3f | %lld | %.3f | %.3f | %+.1f%% | %.2f | %.2f | %.2fx |\n",
+                r.alpha, r.gamma, mean(r.per_call), static_cast<long long>(r.full_rounds), m, e,
                 100.0 * (m / e - 1.0), mean(r.tps), mean(r.plain_tps), mean(r.speedup));
   }
-  std::printf("\n%s, %d threads, prompt %d tokens, %d generated, %d repetitions, arx built for %s\n",
-              o.model.c_str(), pool.size(), o.prompt, o.n_gen, o.reps, arx::simd_target);
+  std::printf(
+      "\n%s, %d threads, prompt %d tokens, %d generated, %d repetitions, arx built for %s\n",
+      o.model.c_str(), pool.size(), o.prompt, o.n_gen, o.reps, arx::simd_target);
   return 0;
 }
 

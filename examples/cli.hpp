@@ -98,7 +98,8 @@ struct option_reader {
     const char* name = argv[i];
     const std::int64_t v = integer(i);
     if (v < INT32_MIN || v > INT32_MAX)
-      throw usage_error{std::string("option ") + name + ": " + std::to_string(v) + " is out of range"};
+      throw usage_error{std::string("option ") + name + ": " + std::to_string(v) +
+                        " is out of range"};
     return std::int32_t(v);
   }
 };
@@ -124,9 +125,9 @@ inline constexpr const char* sampling_usage =
       "      --dry-sequence-breaker S  DRY sequence breaker (repeatable; replaces the\n"
       "                         defaults \\n : \" *; \"none\" for no breakers)\n";
 
-/// llama.cpp's sampling flags (sampling_usage lists most of them). Reads argv[i] (and its value) into
-/// sp and returns true if it is one; `breakers_set` remembers that the default DRY breakers were
-/// replaced by the first --dry-sequence-breaker.
+/// llama.cpp's sampling flags (sampling_usage lists most of them). Reads argv[i] (and its value)
+/// into sp and returns true if it is one; `breakers_set` remembers that the default DRY breakers
+/// were replaced by the first --dry-sequence-breaker.
 inline bool sampling_flag(const option_reader& args, int& i, arx::sampling_params& sp,
                           bool& breakers_set) {
   const std::string_view a = args.argv[i];

@@ -106,7 +106,8 @@ void usage(std::FILE* out) {
       "      --mirostat N       1 or 2: refused (exit status 1), since Mirostat keeps state\n"
       "                         between draws; --mirostat-lr and --mirostat-ent as generate's\n"
       "      --samplers LIST    sampler order, names separated by ';' (default\n"
-      "                         penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature)\n"
+      "                         "
+      "penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature)\n"
       "                         or llama.cpp's letters, e.g. edskypmxt\n"
       "      --sampling-seq S   the same as --samplers\n"
       "Statistics: tokens/s counts the generated tokens over the time after the prompt's\n"
@@ -208,7 +209,8 @@ bool parse(int argc, char** argv, options& o) {
     const char* name = argv[i];
     const std::int64_t v = integer(i);
     if (v < 0 || v > 256)
-      throw usage_error{std::string("option ") + name + " must be in [0, 256], got " + std::to_string(v)};
+      throw usage_error{std::string("option ") + name + " must be in [0, 256], got " +
+                        std::to_string(v)};
     return int(v);
   };
   auto& sp = o.sampling;
@@ -220,7 +222,8 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "-md" || a == "--model-draft") o.draft_model = value(i);
     else if (a == "--lookup") {
       const std::int64_t n = integer(i);
-      if (n < 1 || n > 64) throw usage_error{"--lookup must be in [1, 64], got " + std::to_string(n)};
+      if (n < 1 || n > 64)
+        throw usage_error{"--lookup must be in [1, 64], got " + std::to_string(n)};
       o.lookup = int(n), lookup_set = true;
     }
     else if (a == "--self-skip") {
@@ -264,9 +267,10 @@ bool parse(int argc, char** argv, options& o) {
   if (o.model.empty()) throw usage_error{"no model given (-m FILE)"};
   const int drafters = int(!o.draft_model.empty()) + int(lookup_set) + int(o.self_skip);
   if (drafters != 1)
-    throw usage_error{std::string(drafters == 0 ? "no drafter chosen" : "more than one drafter chosen") +
-                      ": give exactly one of -md FILE, --lookup N, --self-skip LAYERS "
-                      "(with or without --self-skip-ffn LAYERS)"};
+    throw usage_error{
+        std::string(drafters == 0 ? "no drafter chosen" : "more than one drafter chosen") +
+        ": give exactly one of -md FILE, --lookup N, --self-skip LAYERS "
+        "(with or without --self-skip-ffn LAYERS)"};
   if (o.tree.branch > 0 && lookup_set)
     throw usage_error{"--tree needs a model drafter (-md or --self-skip), not --lookup"};
   if (o.tree.branch > 0 && o.spec.adaptive)
@@ -283,8 +287,10 @@ bool parse(int argc, char** argv, options& o) {
   if (o.ctx < 0) throw usage_error{"-c must be >= 0, got " + std::to_string(o.ctx)};
   if (o.threads < 0 || o.threads > 1024)
     throw usage_error{"-t must be in [1, 1024], got " + std::to_string(o.threads)};
-  if (o.kv != "f32" && o.kv != "f16") throw usage_error{"--kv must be f32 or f16, got '" + o.kv + "'"};
-  if (o.seed < -1) throw usage_error{"--seed must be >= 0 or -1 (random), got " + std::to_string(o.seed)};
+  if (o.kv != "f32" && o.kv != "f16")
+    throw usage_error{"--kv must be f32 or f16, got '" + o.kv + "'"};
+  if (o.seed < -1)
+    throw usage_error{"--seed must be >= 0 or -1 (random), got " + std::to_string(o.seed)};
   arx_cli::check_sampling(sp);  // every sampling value, before a model is loaded
   return true;
 }
@@ -413,10 +419,14 @@ int decode(const setup<KV>& s, Drafter drafter) {
     std::fprintf(stderr, "plain decoding: %lld tokens, %.2f ms, %.2f tokens/s\n", (long long)pn,
                  r.generate_seconds * 1e3, plain_rate);
     if (plain_rate > 0 && spec_rate > 0)
-      std::fprintf(stderr, "speed-up over plain decoding: %.2fx (speculative %.2f tok/s, plain %.2f tok/s)\n",
-                   spec_rate / plain_rate, spec_rate, plain_rate);
+      std::fprintf(
+          stderr,
+          "speed-up over plain decoding: %.2fx (speculative %.2f tok/s, plain %.2f tok/s)\n",
+          spec_rate / plain_rate, spec_rate, plain_rate);
     else
-      std::fprintf(stderr, "speed-up over plain decoding: not measurable (speculative %.2f tok/s, plain %.2f tok/s)\n",
+      std::fprintf(stderr,
+                   "speed-up over plain decoding: not measurable (speculative %.2f tok/s, plain "
+                   "%.2f tok/s)\n",
                    spec_rate, plain_rate);
     if (sp.temp <= 0.0f)
       std::fprintf(stderr, "plain greedy output identical: %s\n",
@@ -483,7 +493,8 @@ int run(const options& o) {
   std::string what;
   if (!o.skip_layers.empty()) what = "layers " + join_layers(o.skip_layers);
   if (!o.skip_ffn.empty())
-    what += (what.empty() ? "" : " and ") + std::string("the MLP of layers ") + join_layers(o.skip_ffn);
+    what +=
+        (what.empty() ? "" : " and ") + std::string("the MLP of layers ") + join_layers(o.skip_ffn);
   const std::int64_t cap = std::min(ctx, cfg.n_ctx_train);
   if (o.tree.branch > 0) {
     std::fprintf(stderr, "drafter: self-speculation trees, the target without %s (of %lld "
@@ -493,7 +504,8 @@ int run(const options& o) {
   }
   std::fprintf(stderr, "drafter: self-speculation, the target without %s (of %lld layers), %s\n",
                what.c_str(), (long long)cfg.n_layer, draft_len.c_str());
-  return decode(s, arx::model_drafter<KV>::self_skip(target, o.skip_layers, o.skip_ffn, cap, &pool));
+  return decode(s,
+                arx::model_drafter<KV>::self_skip(target, o.skip_layers, o.skip_ffn, cap, &pool));
 }
 
 }  // namespace

@@ -76,9 +76,9 @@ tokens_t speculative_greedy(const model_t& target, Drafter d, const tokens_t& pr
 
 /// Runs every drafter for γ = 1..8 and threads 1, 2 and checks the output equals `expect`.
 /// Returns the draft tokens accepted from the draft model and from the layer-skipping drafters.
-std::pair<std::int64_t, std::int64_t> check_all_drafters(const model_t& target, const model_t& draft, const tokens_t& prompt,
-                        const tokens_t& expect, std::int64_t skip_layer,
-                        std::vector<std::int64_t> skip_ffn) {
+std::pair<std::int64_t, std::int64_t> check_all_drafters(
+    const model_t& target, const model_t& draft, const tokens_t& prompt, const tokens_t& expect,
+    std::int64_t skip_layer, std::vector<std::int64_t> skip_ffn) {
   const auto n = std::int64_t(expect.size());
   std::int64_t model_accepted = 0, skip_accepted = 0;
   for (int threads : {1, 2}) {
@@ -89,9 +89,9 @@ std::pair<std::int64_t, std::int64_t> check_all_drafters(const model_t& target, 
       CHECK(speculative_greedy(target, arx::model_drafter<>(draft, 512, &pool), prompt, n, gamma,
                                pool, st) == expect);
       model_accepted += st.accepted;
-      CHECK(speculative_greedy(target,
-                               arx::model_drafter<>::self_skip(target, {skip_layer}, {}, 512, &pool),
-                               prompt, n, gamma, pool, st) == expect);
+      CHECK(speculative_greedy(
+                target, arx::model_drafter<>::self_skip(target, {skip_layer}, {}, 512, &pool),
+                prompt, n, gamma, pool, st) == expect);
       skip_accepted += st.accepted;
       CHECK(speculative_greedy(target,
                                arx::model_drafter<>::self_skip(target, {}, skip_ffn, 512, &pool),
@@ -173,7 +173,8 @@ TEST_CASE("speculative greedy equals plain greedy on the tiny reference models",
   const tokens_t prompt = {1, 450, 4996, 17354, 1701, 3096, 975, 278, 17366, 11203};
   const model_t gqa = load("tiny-llama-gqa.f32.gguf");  // 32000 tokens: its own draft model
   for (const auto& [target, draft, name] :
-       {std::tuple{&f32, &q8, "tiny-q.f32 (draft q8_0)"}, std::tuple{&q8, &f32, "tiny-q.q8_0 (draft f32)"},
+       {std::tuple{&f32, &q8, "tiny-q.f32 (draft q8_0)"},
+        std::tuple{&q8, &f32, "tiny-q.q8_0 (draft f32)"},
         std::tuple{&gqa, &gqa, "tiny-llama-gqa (drafting for itself)"}}) {
     INFO(name);
     tokens_t p = prompt;

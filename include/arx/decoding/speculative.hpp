@@ -92,7 +92,9 @@ struct speculative_stats {
   double verify_seconds = 0;      ///< target forwards, distributions and verification
   double prefill_seconds = 0;     ///< the prompt's forward
 
-  double acceptance_rate() const noexcept { return drafted ? double(accepted) / double(drafted) : 0.0; }
+  double acceptance_rate() const noexcept {
+    return drafted ? double(accepted) / double(drafted) : 0.0;
+  }
   double tokens_per_call() const noexcept {
     return target_calls ? double(emitted) / double(target_calls) : 0.0;
   }
@@ -380,9 +382,9 @@ class speculative_decoder {
       if (g > gamma || block_.q.size() != std::size_t(g * n_vocab) ||
           (tree && block_.parents.size() != block_.tokens.size()))
         throw invalid_argument("speculative_decoder: the drafter returned " + std::to_string(g) +
-                               " tokens with " + std::to_string(block_.q.size()) + " q values and " +
-                               std::to_string(block_.parents.size()) + " parents for gamma " +
-                               std::to_string(gamma));
+                               " tokens with " + std::to_string(block_.q.size()) +
+                               " q values and " + std::to_string(block_.parents.size()) +
+                               " parents for gamma " + std::to_string(gamma));
 
       t0 = clock::now();
       const std::int64_t pos = base + h - 1;
@@ -412,8 +414,9 @@ class speculative_decoder {
         } else {
           history_.insert(history_.end(), block_.tokens.begin(), block_.tokens.begin() + i);
         }
-        sampler_.distribution(r.logits.row(i), context(history_),
-                              std::span(p_).subspan(std::size_t(i * n_vocab), std::size_t(n_vocab)));
+        sampler_.distribution(
+            r.logits.row(i), context(history_),
+            std::span(p_).subspan(std::size_t(i * n_vocab), std::size_t(n_vocab)));
       }
       history_.resize(hsize);
       const tensor_view<const float> pv(p_.data(), {g + 1, n_vocab});

@@ -4,18 +4,20 @@
 //
 //   std::vector<arx::model_drafter<>> drafters;  // one per sequence (a drafter keeps state)
 //   for (int i = 0; i < 4; ++i) drafters.emplace_back(draft_model);
-//   arx::speculative_batch_decoder dec(target, sampler, std::move(drafters), {.draft_max = 4}, seed);
-//   std::vector<arx::sequence<>> seqs = ...;  std::vector<std::vector<arx::token_id>> prompts = ...;
-//   auto res = dec.generate(seqs, prompts, 128, [](std::size_t i, arx::token_id t) { ... });
+//   arx::speculative_batch_decoder dec(target, sampler, std::move(drafters), params, seed);
+//   std::vector<arx::sequence<>> seqs = ...;              // one per prompt
+//   std::vector<std::vector<arx::token_id>> prompts = ...;
+//   auto res = dec.generate(std::span(seqs), std::span<const std::vector<arx::token_id>>(prompts),
+//                           128, [](std::size_t i, arx::token_id t) { /* sequence i's token */ });
 //
 // Per sequence, everything is as in speculative_decoder (speculative.hpp) for chains of drafts:
 // the drafter proposes, p_i comes from the sequence's own history, verify_draft accepts, the
 // sequence's cache is truncated to its accepted prefix; stop conditions apply per sequence, and a
 // finished sequence leaves the batch. Sequence slot i draws with its own rng (seeded from the seed
-// and i, kept across calls), so its output does not depend on the other sequences: with a greedy sampler every sequence
-// is its plain greedy continuation, and with any stateless sampler each one is distributed exactly
-// as plain sampling from the target. Adaptive γ is kept per sequence. The statistics are summed
-// over the sequences (target_calls counts batched forwards).
+// and i, kept across calls), so its output does not depend on the other sequences: with a greedy
+// sampler every sequence is its plain greedy continuation, and with any stateless sampler each one
+// is distributed exactly as plain sampling from the target. Adaptive γ is kept per sequence. The
+// statistics are summed over the sequences (target_calls counts batched forwards).
 #pragma once
 
 #include <algorithm>
@@ -46,7 +48,8 @@ class speculative_batch_decoder {
     if (drafters_.empty())
       throw invalid_argument("speculative_batch_decoder: no drafters (one per sequence)");
     for (auto& d : drafters_)
-      if constexpr (requires { d.check_target(target_.weights()); }) d.check_target(target_.weights());
+      if constexpr (requires { d.check_target(target_.weights()); })
+        d.check_target(target_.weights());
     for (std::size_t i = 0; i < drafters_.size(); ++i)
       rngs_.emplace_back(seed_ + 0x9e3779b97f4a7c15ull * (std::uint64_t(i) + 1));
   }
@@ -160,8 +163,9 @@ class speculative_batch_decoder {
         L.p.resize(std::size_t((g + 1) * n_vocab));
         for (std::int64_t j = 0; j <= g; ++j) {
           if (j > 0) L.history.push_back(L.block.tokens[std::size_t(j - 1)]);
-          sampler_.distribution(r.logits.row(row + j), context(L.history, L.n_prompt),
-                                std::span(L.p).subspan(std::size_t(j * n_vocab), std::size_t(n_vocab)));
+          sampler_.distribution(
+              r.logits.row(row + j), context(L.history, L.n_prompt),
+              std::span(L.p).subspan(std::size_t(j * n_vocab), std::size_t(n_vocab)));
         }
         row += g + 1;
         L.history.resize(std::size_t(h));

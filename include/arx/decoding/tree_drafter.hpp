@@ -6,12 +6,12 @@
 //   arx::speculative_decoder dec(target, sampler, std::move(d), {.draft_max = 12});  // 12 nodes
 //
 // Each proposal grows a tree of at most γ nodes below the history's last token. A node's score is
-// the product of the draft's probabilities (softmax of its logits) along its branch — its estimate of the chance
-// that the target accepts the whole branch — so the sum of the scores estimates the expected
-// accepted length, and taking the highest-scoring candidates first maximises it (a child never
-// scores above its parent, so the chosen set is always a tree). Level by level: one tree forward
-// of the draft over the root and every node so far gives the distribution at each node of the
-// newest level; its `branch` most likely tokens become candidates; then the best remaining
+// the product of the draft's probabilities (softmax of its logits) along its branch — its estimate
+// of the chance that the target accepts the whole branch — so the sum of the scores estimates the
+// expected accepted length, and taking the highest-scoring candidates first maximises it (a child
+// never scores above its parent, so the chosen set is always a tree). Level by level: one tree
+// forward of the draft over the root and every node so far gives the distribution at each node of
+// the newest level; its `branch` most likely tokens become candidates; then the best remaining
 // candidates (at most `branch` per level, of any earlier level too) join the tree. It stops at γ
 // nodes, at max_depth, when the best candidate scores below draft_p_min, or when a level would add
 // less than min_gain to the expected accepted length (OPT-Tree's δ; 0 by default).
@@ -84,7 +84,8 @@ class tree_drafter {
     seq_.truncate(keep);
     forward_request req{rows::none, rows::none, skip_layers_, skip_ffn_};
     if (keep < h - 1)
-      (void)model_.forward(seq_, history.subspan(std::size_t(keep), std::size_t(h - 1 - keep)), req);
+      (void)model_.forward(seq_, history.subspan(std::size_t(keep), std::size_t(h - 1 - keep)),
+                           req);
     const std::int64_t pos = h - 1;
 
     struct candidate {
@@ -125,7 +126,8 @@ class tree_drafter {
       std::size_t level = 0;  // candidates this level would take, and their expected gain
       double gain = 0.0;
       while (level < pool.size() && int(level) < shape_.branch &&
-             std::int64_t(out.tokens.size() + level) < gamma && pool[level].score >= double(s.p_min))
+             std::int64_t(out.tokens.size() + level) < gamma &&
+             pool[level].score >= double(s.p_min))
         gain += pool[level++].score;
       if (gain < shape_.min_gain) break;
       while (taken < level) {

@@ -125,7 +125,9 @@ class sequence {
   /// Keeps positions [0, pos) followed by the rows `rows` (ascending, in [pos, size())), moved
   /// down: after a tree forward (forward_request::tree_parents), the verified branch's rows
   /// become positions pos, pos + 1, ... (see kv_cache::keep_rows).
-  void keep_rows(std::int64_t pos, std::span<const std::int64_t> rows) { cache_.keep_rows(pos, rows); }
+  void keep_rows(std::int64_t pos, std::span<const std::int64_t> rows) {
+    cache_.keep_rows(pos, rows);
+  }
   /// Forgets every position.
   void clear() noexcept { cache_.clear(); }
   /// Deep copy of the cache (scratch is not copied; it is regrown on demand).
@@ -221,7 +223,8 @@ class transformer {
   /// changes: forward()'s for any entry, no entries, a sequence given twice, tree_parents with
   /// more than one entry, and different logits and hidden row requests (both not none) with more
   /// than one entry -> invalid_argument / context_error.
-  forward_result forward_batch(std::span<const batch_entry<KV>> parts, forward_request req = {}) const {
+  forward_result forward_batch(std::span<const batch_entry<KV>> parts,
+                               forward_request req = {}) const {
     const model_config& c = config();
     if (parts.empty()) throw invalid_argument("transformer::forward_batch: no entries");
     const auto n_parts = std::int64_t(parts.size());
@@ -229,7 +232,9 @@ class transformer {
         at(static_cast<std::size_t>(n_parts));
     for (std::int64_t i = 0; i < n_parts; ++i) {
       const batch_entry<KV>& e = parts[std::size_t(i)];
-      if (!e.seq) throw invalid_argument("transformer::forward_batch: entry " + std::to_string(i) + " has no sequence");
+      if (!e.seq)
+        throw invalid_argument("transformer::forward_batch: entry " + std::to_string(i) +
+                               " has no sequence");
       for (std::int64_t j = 0; j < i; ++j)
         if (parts[std::size_t(j)].seq == e.seq)
           throw invalid_argument("transformer::forward_batch: entries " + std::to_string(j) +
@@ -259,7 +264,8 @@ class transformer {
     mark(req.skip_ffn, 2, "skip_ffn");
     const std::int64_t n = start.back();
     // Per token: its entry and its position; for a tree, its branch's cache rows (root first).
-    std::vector<std::int64_t> part_of(static_cast<std::size_t>(n)), posn(static_cast<std::size_t>(n));
+    std::vector<std::int64_t> part_of(static_cast<std::size_t>(n)),
+        posn(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n_parts; ++i)
       for (std::int64_t t = start[std::size_t(i)]; t < start[std::size_t(i) + 1]; ++t) {
         part_of[std::size_t(t)] = i;
@@ -296,7 +302,8 @@ class transformer {
       sequence<KV>& sq = *parts[std::size_t(i)].seq;
       if (at[std::size_t(i)] < sq.size()) sq.truncate(at[std::size_t(i)]);
       max_capacity = std::max(max_capacity, sq.capacity());
-      max_end = std::max(max_end, at[std::size_t(i)] + start[std::size_t(i) + 1] - start[std::size_t(i)]);
+      max_end =
+          std::max(max_end, at[std::size_t(i)] + start[std::size_t(i) + 1] - start[std::size_t(i)]);
     }
     auto& s = parts[0].seq->s_;
     thread_pool* pool = parts[0].seq->pool_;
@@ -316,7 +323,8 @@ class transformer {
     const std::size_t half = std::size_t(c.n_rot / 2);
     const ops::rope_params rp{int(c.n_rot), c.rope_freq_base, 1.0f, ops::rope_layout::normal};
     for (std::int64_t t = 0; t < n; ++t)
-      ops::rope_sincos(posn[std::size_t(t)], rp, std::span(s.cos).subspan(std::size_t(t) * half, half),
+      ops::rope_sincos(posn[std::size_t(t)], rp,
+                       std::span(s.cos).subspan(std::size_t(t) * half, half),
                        std::span(s.sin).subspan(std::size_t(t) * half, half));
 
     for (std::int64_t l = 0; l < c.n_layer; ++l) {

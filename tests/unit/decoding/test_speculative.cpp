@@ -3,9 +3,9 @@
 //   (a second model, self-speculation with a layer or an MLP block skipped, draft trees from a
 //   second model and from the model with a layer skipped, prompt lookup),
 //   γ = 1..8, fixed and adaptive γ, 1 and 2 threads; also when the context fills or EOS stops it;
-// - sampling (draft model, draft tree, prompt lookup): the first three emitted tokens follow the target's exact joint distribution
-//   (computed here from fresh forwards and an independent softmax) by a chi-square test, and a
-//   drafter that reports the wrong q fails that same test;
+// - sampling (draft model, draft tree, prompt lookup): the first three emitted tokens follow the
+//   target's exact joint distribution (computed here from fresh forwards and an independent
+//   softmax) by a chi-square test, and a drafter that reports the wrong q fails that same test;
 // - the KV rollback leaves the target's sequence holding exactly the history but the last token;
 // - bad input is refused with typed errors.
 #include <catch2/catch.hpp>
@@ -120,7 +120,8 @@ TEST_CASE("speculative greedy equals plain greedy for every drafter, gamma and t
         }
         {
           INFO("self-speculation, layer 1 skipped");
-          CHECK(speculative_greedy(target, arx::model_drafter<>::self_skip(target, {1}, {}, 0, &pool),
+          CHECK(speculative_greedy(target,
+                                   arx::model_drafter<>::self_skip(target, {1}, {}, 0, &pool),
                                    prompt, n, sp, &pool, &st) == expect);
           CHECK(st.drafted > 0);
           drafted += st.drafted;
@@ -141,9 +142,9 @@ TEST_CASE("speculative greedy equals plain greedy for every drafter, gamma and t
         }
         {
           INFO("draft tree from the model with layer 1 skipped");
-          CHECK(speculative_greedy(target,
-                                   arx::tree_drafter<>(target, arx::tree_shape{2, 8}, 0, &pool, {1}),
-                                   prompt, n, sp, &pool, &st) == expect);
+          CHECK(speculative_greedy(
+                    target, arx::tree_drafter<>(target, arx::tree_shape{2, 8}, 0, &pool, {1}),
+                    prompt, n, sp, &pool, &st) == expect);
           tree_accepted += st.accepted;
         }
         {
@@ -288,7 +289,8 @@ TEST_CASE("speculative sampling from real models follows the target's exact join
     double t;
     std::size_t k;
   };
-  for (const config c : {config{"temperature 1", 1.0, small_v}, config{"top_k 3, temperature 0.7", 0.7, 3}}) {
+  for (const config c :
+       {config{"temperature 1", 1.0, small_v}, config{"top_k 3, temperature 0.7", 0.7, 3}}) {
     arx::sampler_chain s;
     if (c.k < std::size_t(small_v)) s.add(arx::top_k{int(c.k)});
     s.add(arx::temperature{float(c.t)});
@@ -328,8 +330,8 @@ TEST_CASE("speculative sampling from real models follows the target's exact join
     {
       arx::speculative_params sp;
       sp.draft_max = 3;
-      arx::speculative_decoder dec(target, s, lying_drafter<arx::model_drafter<>>{arx::model_drafter<>(draft)},
-                                   sp, 300);
+      arx::speculative_decoder dec(
+          target, s, lying_drafter<arx::model_drafter<>>{arx::model_drafter<>(draft)}, sp, 300);
       const auto counts = joint_counts(dec, target, prompt, runs);
       const double pv = sampling_test::chi_square_p_value(counts, joint, runs);
       INFO(c.name << ", lying drafter: p = " << pv);
@@ -352,7 +354,8 @@ TEST_CASE("speculative decoding refuses bad input with typed errors", "[speculat
   SECTION("a stateful sampler") {
     arx::sampler_chain s;
     s.add(arx::mirostat_v2{5.0f, 0.1f});
-    CHECK_THROWS_AS(arx::speculative_decoder(target, s, arx::lookup_drafter()), arx::invalid_argument);
+    CHECK_THROWS_AS(arx::speculative_decoder(target, s, arx::lookup_drafter()),
+                    arx::invalid_argument);
   }
   SECTION("draft lengths and bounds") {
     arx::speculative_params sp;
@@ -410,8 +413,9 @@ TEST_CASE("batched speculative greedy: every sequence is its plain greedy contin
           seqs.back().set_thread_pool(&pool);
         }
         std::vector<tokens_t> seen(prompts.size());
-        const auto res = dec.generate(std::span(seqs), std::span<const tokens_t>(prompts), 30,
-                                      [&](std::size_t i, arx::token_id t) { seen[i].push_back(t); });
+        const auto res =
+            dec.generate(std::span(seqs), std::span<const tokens_t>(prompts), 30,
+                         [&](std::size_t i, arx::token_id t) { seen[i].push_back(t); });
         for (std::size_t i = 0; i < prompts.size(); ++i) {
           CHECK(res[i].tokens == expect[i]);
           CHECK(seen[i] == expect[i]);

@@ -3,7 +3,8 @@
 // - trees whose children are sampled independently from q (two or three per node, two levels), and
 //   deterministic trees (the draft's two most likely tokens, then each one's most likely follower,
 //   q one-hot): the first three emitted tokens follow the target's exact joint by chi-square, for
-//   drafts {random, q = p, disjoint support}, temperatures {0.7, 1.0}, with and without top-k/top-p;
+//   drafts {random, q = p, disjoint support}, temperatures {0.7, 1.0}, with and without top-k and
+//   top-p;
 // - the same test rejects two broken walks (siblings tried against the unchanged p instead of the
 //   residual; after rejecting every child, drawing from p instead of the residual);
 // - one-hot p: the walk is greedy; bad trees are refused.
@@ -126,7 +127,8 @@ std::vector<float> q_rows(const toy& t, const tree& tr, shape s, arx::token_id a
     const int par = tr.parents[i];
     const auto c = par < 0 ? ctx(a, b) : ctx(tr.ctx_after[std::size_t(par)].first,
                                              tr.ctx_after[std::size_t(par)].second);
-    std::copy(t.q[std::size_t(c)].begin(), t.q[std::size_t(c)].end(), Q.begin() + std::ptrdiff_t(i * V));
+    std::copy(t.q[std::size_t(c)].begin(), t.q[std::size_t(c)].end(),
+              Q.begin() + std::ptrdiff_t(i * V));
   }
   return Q;
 }
@@ -144,8 +146,9 @@ int emit_three(const toy& t, shape s, arx::rng& g, const tree_verifier& verify) 
       std::copy(row.begin(), row.end(), P.begin() + std::ptrdiff_t((i + 1) * V));
     }
     const auto m = std::int64_t(tr.tokens.size());
-    const auto v = verify(arx::tensor_view<const float>(P.data(), {m + 1, V}),
-                          arx::tensor_view<const float>(Q.data(), {m, V}), tr.tokens, tr.parents, g);
+    const auto v =
+        verify(arx::tensor_view<const float>(P.data(), {m + 1, V}),
+               arx::tensor_view<const float>(Q.data(), {m, V}), tr.tokens, tr.parents, g);
     for (const auto i : v.path) seq.push_back(tr.tokens[std::size_t(i)]);
     seq.push_back(v.next);
   }
@@ -271,7 +274,8 @@ TEST_CASE("acceptance does not fall as the number of i.i.d. candidates grows",
     }
     rate.push_back(double(accepted) / double(runs));
   }
-  INFO("acceptance for k = 1..4: " << rate[0] << " " << rate[1] << " " << rate[2] << " " << rate[3]);
+  INFO("acceptance for k = 1..4: " << rate[0] << " " << rate[1] << " " << rate[2] << " "
+                                   << rate[3]);
   for (std::size_t k = 1; k < rate.size(); ++k) CHECK(rate[k] >= rate[k - 1] - 0.01);  // 4 sigma
   CHECK(rate[3] > rate[0] + 0.05);  // and more candidates do help here
 }

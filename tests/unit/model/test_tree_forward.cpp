@@ -56,7 +56,8 @@ void check_tree(arx::ggml_type type, int threads) {
     for (std::size_t t = 0; t < n; ++t) {
       // the branch of t, root first
       std::vector<std::int32_t> branch_idx;
-      for (std::int32_t a = std::int32_t(t); a >= 0; a = parents[std::size_t(a)]) branch_idx.push_back(a);
+      for (std::int32_t a = std::int32_t(t); a >= 0; a = parents[std::size_t(a)])
+        branch_idx.push_back(a);
       std::reverse(branch_idx.begin(), branch_idx.end());
       std::vector<arx::token_id> chain = prefix;
       for (auto a : branch_idx) chain.push_back(toks[std::size_t(a)]);
