@@ -10,6 +10,8 @@
 //     prompt lookup, draft trees.
 #include <catch2/catch.hpp>
 
+#include "test_size.hpp"
+
 #include <arx/core/thread_pool.hpp>
 #include <arx/decoding/speculative.hpp>
 #include <arx/decoding/speculative_batch.hpp>
@@ -83,7 +85,7 @@ std::pair<std::int64_t, std::int64_t> check_all_drafters(
   std::int64_t model_accepted = 0, skip_accepted = 0;
   for (int threads : {1, 2}) {
     arx::thread_pool pool(threads);
-    for (int gamma = 1; gamma <= 8; ++gamma) {
+    for (const int gamma : arx_test::draft_lengths()) {
       INFO("threads " << threads << ", gamma " << gamma);
       arx::speculative_stats st;
       CHECK(speculative_greedy(target, arx::model_drafter<>(draft, 512, &pool), prompt, n, gamma,
@@ -145,7 +147,7 @@ TEST_CASE("batched speculative greedy reproduces llama.cpp's greedy ids of every
   const auto n = std::int64_t(expect[0].size());
   for (int threads : {1, 2}) {
     arx::thread_pool pool(threads);
-    for (int gamma = 1; gamma <= 8; ++gamma) {
+    for (const int gamma : arx_test::draft_lengths()) {
       INFO("threads " << threads << ", gamma " << gamma);
       arx::sampler_chain greedy;
       greedy.add(arx::temperature{0.0f});

@@ -10,6 +10,8 @@
 // - bad input is refused with typed errors.
 #include <catch2/catch.hpp>
 
+#include "test_size.hpp"
+
 #include <arx/core/thread_pool.hpp>
 #include <arx/decoding/speculative.hpp>
 #include <arx/decoding/speculative_batch.hpp>
@@ -104,7 +106,7 @@ TEST_CASE("speculative greedy equals plain greedy for every drafter, gamma and t
   std::int64_t drafted = 0, accepted = 0, tree_accepted = 0;
   for (int threads : {1, 2}) {
     arx::thread_pool pool(threads);
-    for (int gamma = 1; gamma <= 8; ++gamma) {
+    for (const int gamma : arx_test::draft_lengths()) {
       for (bool adaptive : {false, true}) {
         arx::speculative_params sp;
         sp.draft_max = gamma;
@@ -282,7 +284,7 @@ TEST_CASE("speculative sampling from real models follows the target's exact join
   const model_t target = make(11, small_v);
   const model_t draft = make(12, small_v);
   const tokens_t prompt = {1, 5, 2, 5, 2};
-  const std::int64_t runs = 3000;
+  const std::int64_t runs = arx_test::sized(3000);
 
   struct config {
     const char* name;
@@ -484,7 +486,7 @@ TEST_CASE("batched speculative sampling follows the exact joint distribution",
   arx::speculative_batch_decoder dec(target, s, std::move(d), sp, 9);
   const std::vector<tokens_t> prompts = {prompt, prompt};
   std::vector<std::int64_t> counts(std::size_t(small_v * small_v * small_v), 0);
-  const std::int64_t runs = 2000;  // two sequences each
+  const std::int64_t runs = arx_test::sized(2000);  // two sequences each
   for (std::int64_t r = 0; r < runs; ++r) {
     std::vector<arx::sequence<float>> seqs;
     seqs.push_back(target.new_sequence());

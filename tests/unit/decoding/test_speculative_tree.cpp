@@ -10,6 +10,8 @@
 // - one-hot p: the walk is greedy; bad trees are refused.
 #include <catch2/catch.hpp>
 
+#include "test_size.hpp"
+
 #include <arx/decoding/speculative_tree.hpp>
 
 #include <algorithm>
@@ -156,7 +158,7 @@ int emit_three(const toy& t, shape s, arx::rng& g, const tree_verifier& verify) 
 }
 
 double joint_p_value(const toy& t, shape s, std::uint64_t seed, const tree_verifier& verify) {
-  constexpr std::int64_t runs = 20000;
+  constexpr std::int64_t runs = arx_test::sized(20000);
   arx::rng g(seed);
   std::vector<std::int64_t> counts(V * V * V);
   for (std::int64_t r = 0; r < runs; ++r) ++counts[std::size_t(emit_three(t, s, g, verify))];
@@ -250,7 +252,7 @@ TEST_CASE("acceptance does not fall as the number of i.i.d. candidates grows",
   // One level: k candidates drawn i.i.d. from q at the start context; the chance that one of
   // them is accepted (the round emits 2 tokens) must be non-decreasing in k (ALGORITHMS.md §2).
   const toy t = make_toy(draft_kind::random, 1.0f, false);
-  constexpr std::int64_t runs = 40000;
+  constexpr std::int64_t runs = arx_test::sized(40000);
   const auto& q = t.q[std::size_t(ctx(start0, start1))];
   const auto& p = t.p[std::size_t(ctx(start0, start1))];
   std::vector<double> rate;
