@@ -17,6 +17,7 @@
 
 #include <arx/core/error.hpp>
 #include <arx/core/half.hpp>
+#include <arx/decoding/contrastive.hpp>
 #include <arx/generation/generate.hpp>
 #include <arx/io/gguf.hpp>
 #include <arx/model/transformer.hpp>
@@ -63,6 +64,10 @@ void usage(std::FILE* out) {
       "      --no-bos           do not add the BOS token even if the model asks for it\n"
       "      --ignore-eos       keep generating after the end-of-sequence token\n"
       "  -h, --help             show this text\n"
+      "Search strategies (deterministic; instead of sampling, so no sampling flag with them):\n"
+      "      --contrastive K[,A]  contrastive search: K candidates per step (one batched\n"
+      "                         forward sharing the prefix KV), degeneration penalty A\n"
+      "                         (default 0.6); K 1 or A 0 is greedy\n"
       "Sampling (llama.cpp's flags and defaults; 0 / 1 / -1 as noted turn one off):\n"
       "  -s, --seed N           random seed (default -1: pick one and print it)\n"
       "      --temp N           temperature (default 0.8; <= 0: greedy, the most probable\n"
@@ -102,9 +107,34 @@ struct options {
   std::vector<std::string> stops;
   bool no_bos = false;
   bool ignore_eos = false;
+  std::string strategy;          // "": sampling; else the search strategy's flag
+  std::string sampling_flag;     // the first sampling flag given (refused with a strategy)
+  arx::contrastive_params contrastive;
 };
 
 using arx_cli::usage_error;
+
+/// Records a search strategy's flag; a second one is a usage error.
+void strategy(options& o, std::string_view flag) {
+  if (!o.strategy.empty())
+    throw usage_error{"give one search strategy, not " + o.strategy + " and " + std::string(flag)};
+  o.strategy = flag;
+}
+
+/// A number in [lo, hi] (an integer when `integer`) from `text`, a part of flag's value.
+double number(std::string_view flag, const std::string& text, double lo, double hi,
+              bool integer = false) {
+  double v = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty() ||
+      !(v >= lo && v <= hi) || (integer && v != std::floor(v))) {
+    char range[64];
+    std::snprintf(range, sizeof range, "[%g, %g]", lo, hi);
+    throw usage_error{std::string(flag) + ": '" + text + "' is not " +
+                      (integer ? "an integer" : "a number") + " in " + range};
+  }
+  return v;
+}
 
 // Returns false for --help.
 bool parse(int argc, char** argv, options& o) {
@@ -122,7 +152,15 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "-c" || a == "--ctx-size") o.ctx = integer(i);
     else if (a == "-t" || a == "--threads") o.threads = integer(i);
     else if (a == "-s" || a == "--seed") o.seed = integer(i);
-    else if (arx_cli::sampling_flag(args, i, sp, o.breakers_set)) continue;
+    else if (const int at = i; arx_cli::sampling_flag(args, i, sp, o.breakers_set)) {
+      if (o.sampling_flag.empty()) o.sampling_flag = argv[at];
+    } else if (a == "--contrastive") {
+      strategy(o, a);
+      const std::string v = value(i);
+      const std::size_t comma = v.find(',');
+      o.contrastive.k = int(number(a, v.substr(0, comma), 1, 1 << 20, true));
+      if (comma != std::string::npos) o.contrastive.alpha = number(a, v.substr(comma + 1), 0, 1);
+    }
     else if (a == "--kv") o.kv = value(i);
     else if (a == "--stop") o.stops.emplace_back(value(i));
     else if (a == "--no-bos") o.no_bos = true;
@@ -140,6 +178,9 @@ bool parse(int argc, char** argv, options& o) {
   for (const auto& s : o.stops)
     if (s.empty()) throw usage_error{"--stop needs a non-empty text"};
   if (o.seed < -1) throw usage_error{"--seed must be >= 0 or -1 (random), got " + std::to_string(o.seed)};
+  if (!o.strategy.empty() && !o.sampling_flag.empty())
+    throw usage_error{o.sampling_flag + " is a sampling flag; " + o.strategy +
+                      " does not sample (leave one of them out)"};
   arx_cli::check_sampling(sp);  // every sampling value, before a model is loaded
   return true;
 }
@@ -190,6 +231,70 @@ void rate_line(const char* what, std::int64_t n, double seconds, std::int64_t st
   std::fputc('\n', stderr);
 }
 
+/// printf into a std::string.
+template <class... Args>
+std::string line(const char* fmt, Args... args) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, fmt, args...);
+  return buf;
+}
+
+/// Runs the search strategy o.strategy, streaming its text the way arx::generate does (the
+/// detokenizer primed with the prompt; text that could start a stop string held back, the stop
+/// string and what follows it cut).
+template <class KV, class OnText>
+arx::generate_result search(const options& o, const arx::transformer<KV>& model,
+                            const arx::spm_tokenizer& tok, arx::sequence<KV>& seq,
+                            const std::vector<arx::token_id>& prompt,
+                            const arx::generate_options& g, OnText& on_text,
+                            std::string& report) {
+  arx::detokenizer detok(tok);
+  for (const arx::token_id id : prompt) (void)detok.push(id);
+  arx::detail::stop_filter filter(g.stop_strings);
+  arx::generate_result res;
+  bool stopped = false;
+  std::string chunk;
+  const auto emit = [&](const std::string& text) {
+    if (text.empty()) return true;
+    res.text += text;
+    return bool(on_text(text));
+  };
+  const auto on_token = [&](arx::token_id id) {
+    chunk.clear();
+    if (filter.push(detok.push(id), chunk)) {
+      (void)emit(chunk);
+      stopped = true;
+      return false;
+    }
+    return emit(chunk);
+  };
+  const arx::token_id eos = g.stop_at_eos ? tok.vocab().eos() : -1;
+  arx::decode_result d;
+  if (o.strategy == "--contrastive") {
+    arx::contrastive_search<KV> cs(model, o.contrastive);
+    std::fprintf(stderr, "strategy: contrastive search, k %d, alpha %g\n", o.contrastive.k,
+                 o.contrastive.alpha);
+    d = cs.generate(seq, prompt, g.max_tokens, on_token, eos);
+    report += line("hidden-state history: %.2f MiB\n",
+                   double(cs.history_bytes()) / (1024.0 * 1024.0));
+  }
+  res.tokens = d.tokens;
+  res.reason = stopped ? arx::stop_reason::stop_string : d.reason;
+  if (res.reason != arx::stop_reason::stop_string && res.reason != arx::stop_reason::cancelled) {
+    chunk.clear();
+    if (filter.push(detok.flush(), chunk)) res.reason = arx::stop_reason::stop_string;
+    else chunk += filter.finish();
+    (void)emit(chunk);
+  }
+  res.n_prompt = d.stats.n_prompt;
+  res.prompt_seconds = d.stats.prompt_seconds;
+  res.generate_seconds = d.stats.decode_seconds;
+  report += line("forwards: %lld after the prompt (%lld tokens evaluated), %.3f tokens per forward\n",
+                 (long long)d.stats.forwards, (long long)d.stats.forward_tokens,
+                 d.stats.tokens_per_forward(std::int64_t(d.tokens.size())));
+  return res;
+}
+
 template <class KV>
 int run(const options& o) {
   const auto model = arx::transformer<KV>::load(o.model);
@@ -224,20 +329,27 @@ int run(const options& o) {
     output_ok = output_ok && write_out(s);
     return output_ok;  // stdout closed (e.g. piped into head): stop
   };
-  // Sampling: the seed goes to stderr first, so even a run that fails later can be repeated.
-  arx::sampling_params sp = o.sampling;
-  sp.seed = arx_cli::choose_seed(o.seed);
-  arx::sampling_selector<arx::sampler_chain> select(arx::make_sampler(sp, tok), sp.seed, prompt);
-  std::fprintf(stderr, "sampler: %s\n", select.sampler().describe().c_str());
-
-  const auto r = arx::generate(model, seq, tok, prompt, select, on_text, g);
+  arx::generate_result r;
+  std::string report;  // the strategy's statistics, printed after the text
+  if (!o.strategy.empty()) {
+    r = search(o, model, tok, seq, prompt, g, on_text, report);
+  } else {
+    // Sampling: the seed goes to stderr first, so even a run that fails later can be repeated.
+    arx::sampling_params sp = o.sampling;
+    sp.seed = arx_cli::choose_seed(o.seed);
+    arx::sampling_selector<arx::sampler_chain> select(arx::make_sampler(sp, tok), sp.seed,
+                                                      prompt);
+    std::fprintf(stderr, "sampler: %s\n", select.sampler().describe().c_str());
+    r = arx::generate(model, seq, tok, prompt, select, on_text, g);
+  }
   show_prompt();
 
   if (std::exchange(wrote_stdout, false))
     std::fputc('\n', stderr);  // the text has no trailing newline of its own
+  std::fputs(report.c_str(), stderr);
   rate_line("prompt", r.n_prompt, r.prompt_seconds, 0);
   const auto n = std::int64_t(r.tokens.size());
-  rate_line("generation", n, r.generate_seconds, n - 1);
+  rate_line("generation", n, r.generate_seconds, o.strategy.empty() ? n - 1 : 0);
   std::fprintf(stderr, "stop: %s\n", arx::to_string(r.reason));
   if (const std::uint64_t peak = arx_cli::peak_resident_bytes()) {
     const double mib = 1024.0 * 1024.0;

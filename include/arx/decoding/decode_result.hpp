@@ -1,0 +1,54 @@
+// arx/decoding/decode_result.hpp — what the search strategies of decoding/ (contrastive, Jacobi,
+// beam; momentum runs inside arx::generate) return, and the callback convention they share.
+//
+// Every strategy's generate(seq, prompt, max_tokens, on_token, eos) evaluates `prompt` after what
+// `seq` holds, emits up to max_tokens tokens and calls on_token(id) for each as soon as it is
+// final (on_token may return void, or something convertible to bool: false = cancel). eos < 0:
+// never stop at EOS; otherwise an emitted EOS is the last token and ends the call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <type_traits>
+#include <vector>
+
+#include "arx/config.hpp"
+#include "arx/generation/generate.hpp"  // stop_reason, token_id
+
+ARX_NAMESPACE_BEGIN
+
+struct decode_stats {
+  std::int64_t n_prompt = 0;        ///< tokens evaluated by the prefill
+  std::int64_t forwards = 0;        ///< model forward calls after the prefill
+  std::int64_t forward_tokens = 0;  ///< tokens those calls evaluated (batch rows summed)
+  double prompt_seconds = 0;        ///< the prefill
+  double decode_seconds = 0;        ///< everything after it
+
+  /// Emitted tokens per forward call after the prefill (0 when there was none).
+  double tokens_per_forward(std::int64_t emitted) const noexcept {
+    return forwards > 0 ? double(emitted) / double(forwards) : 0.0;
+  }
+};
+
+struct decode_result {
+  std::vector<token_id> tokens;  ///< emitted tokens (an EOS that stopped the call is the last)
+  stop_reason reason = stop_reason::max_tokens;  ///< eos, max_tokens, cancelled or context_full
+  decode_stats stats;
+};
+
+namespace detail {
+
+/// Calls on_token(id); true unless it returned something false.
+template <class F>
+bool call_on_token(F& f, token_id id) {
+  if constexpr (std::is_void_v<std::invoke_result_t<F&, token_id>>) {
+    std::invoke(f, id);
+    return true;
+  } else {
+    return static_cast<bool>(std::invoke(f, id));
+  }
+}
+
+}  // namespace detail
+
+ARX_NAMESPACE_END
