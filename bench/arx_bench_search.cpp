@@ -23,7 +23,8 @@
 //                 history and k − 1 spare KV rows, beam's other beams' KV rows (see the headers)
 //   rep-2/3/4     share of repeated n-grams in a continuation, 1 − unique / total (SimCTG's
 //                 rep-n), averaged over prompts and repetitions, in %
-//   distinct-2/3/4  unique n-grams / total n-grams over all continuations pooled, in %
+//   distinct-2/3/4  unique n-grams / total n-grams over the continuations of all prompts pooled,
+//                 in %, averaged over repetitions
 //   (n-grams of token ids of the continuation only.)
 // Exit status: 0 success, 1 error from arx, 2 bad arguments.
 #include "cli.hpp"
@@ -211,7 +212,8 @@ struct summary {
   std::vector<double> ms_per_token, ratio;
   double forwards = 0, tokens = 0, extra = 0, runs = 0;
   double rep[3] = {0, 0, 0};
-  std::set<tokens_t> grams[3];
+  double distinct[3] = {0, 0, 0};  // summed over repetitions
+  std::set<tokens_t> grams[3];     // this repetition's
   double gram_total[3] = {0, 0, 0};
 };
 
@@ -258,6 +260,12 @@ int run(const options& o) {
       }
     }
     for (const auto& name : o.strategies) {
+      summary& e = s[name];
+      for (int n = 0; n < 3; ++n) {
+        e.distinct[n] += double(e.grams[n].size()) / std::max(1.0, e.gram_total[n]);
+        e.grams[n].clear();
+        e.gram_total[n] = 0;
+      }
       const double ms = 1e3 * seconds[name] / std::max(1.0, tokens[name]);
       s[name].ms_per_token.push_back(ms);
       if (seconds.count("greedy"))
@@ -275,7 +283,7 @@ int run(const options& o) {
                 e.forwards / std::max(1.0, e.tokens), e.extra / (1024.0 * 1024.0));
     for (int n = 0; n < 3; ++n) std::printf(" | %.1f", 100.0 * e.rep[n] / std::max(1.0, e.runs));
     for (int n = 0; n < 3; ++n)
-      std::printf(" | %.1f", 100.0 * double(e.grams[n].size()) / std::max(1.0, e.gram_total[n]));
+      std::printf(" | %.1f", 100.0 * e.distinct[n] / double(o.reps));
     std::printf(" |\n");
   }
   return 0;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../model/tiny_llama.hpp"
+#include "contrastive_slow.hpp"
 
 namespace {
 
@@ -57,65 +58,6 @@ tokens_t run(const arx::transformer<KV>& m, arx::contrastive_params cp, const to
   return res.tokens;
 }
 
-double cosine(std::span<const float> a, std::span<const float> b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    ab += double(a[i]) * double(b[i]);
-    aa += double(a[i]) * double(a[i]);
-    bb += double(b[i]) * double(b[i]);
-  }
-  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0.0;
-}
-
-/// The definition, slowly: every step runs a fresh forward of the whole text for the context's
-/// hidden states and p, and one fresh forward of text + v per candidate v. `off_top` counts the
-/// steps whose winner was not the most probable token.
-template <class KV>
-tokens_t slow_contrastive(const arx::transformer<KV>& m, const tokens_t& prompt, int k,
-                          double alpha, std::size_t n, int& off_top) {
-  tokens_t text = prompt, out;
-  const std::int64_t d = m.config().n_embd;
-  while (out.size() < n) {
-    auto s = m.new_sequence();
-    const auto r = m.forward(s, text, arx::forward_request{arx::rows::last, arx::rows::all});
-    std::vector<std::vector<float>> ctx;
-    for (std::int64_t j = 0; j < r.hidden.shape(0); ++j) {
-      const auto h = r.hidden.row(j);
-      ctx.emplace_back(h.begin(), h.end());
-    }
-    const auto logits = r.logits.row(0);
-    const double mx = *std::max_element(logits.begin(), logits.end());
-    std::vector<double> p(logits.size());
-    double sum = 0;
-    for (std::size_t i = 0; i < p.size(); ++i) sum += p[i] = std::exp(double(logits[i]) - mx);
-    for (double& x : p) x /= sum;
-    tokens_t ids(p.size());
-    std::iota(ids.begin(), ids.end(), 0);
-    std::stable_sort(ids.begin(), ids.end(), [&](auto a, auto b) { return p[a] > p[b]; });
-    arx::token_id best = -1;
-    double best_score = -1e300;
-    for (int c = 0; c < k; ++c) {
-      tokens_t t2 = text;
-      t2.push_back(ids[std::size_t(c)]);
-      auto s2 = m.new_sequence();
-      const auto r2 = m.forward(s2, t2, arx::forward_request{arx::rows::last, arx::rows::last});
-      const auto hv = r2.hidden.row(0);
-      REQUIRE(std::int64_t(hv.size()) == d);
-      double cmax = -1e300;
-      for (const auto& h : ctx) cmax = std::max(cmax, cosine(hv, h));
-      const double score = (1 - alpha) * p[std::size_t(ids[std::size_t(c)])] - alpha * cmax;
-      if (score > best_score) {
-        best_score = score;
-        best = ids[std::size_t(c)];
-      }
-    }
-    if (best != ids[0]) ++off_top;
-    out.push_back(best);
-    text.push_back(best);
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("contrastive search with alpha = 0 or k = 1 is greedy decoding", "[contrastive]") {
@@ -140,9 +82,9 @@ TEST_CASE("contrastive search equals the slow full-forward reference", "[contras
       for (const double alpha : {0.3, 0.6, 0.9}) {
         INFO("seed " << seed << ", k " << k << ", alpha " << alpha);
         const arx::contrastive_params cp{.k = k, .alpha = alpha};
-        CHECK(run(m, cp, prompt, 14) == slow_contrastive(m, prompt, k, alpha, 14, off_top));
-        CHECK(run(mq, cp, prompt, 14) == slow_contrastive(mq, prompt, k, alpha, 14, off_top));
-        CHECK(run(mh, cp, prompt, 14) == slow_contrastive(mh, prompt, k, alpha, 14, off_top));
+        CHECK(run(m, cp, prompt, 14) == contrastive_slow::run(m, prompt, k, alpha, 14, off_top));
+        CHECK(run(mq, cp, prompt, 14) == contrastive_slow::run(mq, prompt, k, alpha, 14, off_top));
+        CHECK(run(mh, cp, prompt, 14) == contrastive_slow::run(mh, prompt, k, alpha, 14, off_top));
       }
   }
   // the sweep is not greedy in disguise: the penalty changed many choices
