@@ -42,3 +42,5 @@
 #include "arx/decoding/speculative_batch.hpp"
 #include "arx/decoding/speculative_tree.hpp"
 #include "arx/decoding/tree_drafter.hpp"
+#include "arx/decoding/decode_result.hpp"
+#include "arx/decoding/contrastive.hpp"
