@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../unit/decoding/contrastive_slow.hpp"
+#include "../unit/decoding/plain_greedy.hpp"
 #include "json.hpp"
 #include "reference.hpp"
 
@@ -36,18 +37,6 @@ tokens_t contrastive(const model_t& m, arx::contrastive_params cp, const tokens_
   auto seq = m.new_sequence(512);
   seq.set_thread_pool(&pool);
   return cs.generate(seq, prompt, n, [](arx::token_id) {}).tokens;
-}
-
-tokens_t greedy(const model_t& m, const tokens_t& prompt, std::size_t n) {
-  auto seq = m.new_sequence(512);
-  tokens_t out;
-  auto r = m.forward(seq, prompt);
-  for (;;) {
-    const auto row = r.logits.row(0);
-    out.push_back(arx::token_id(std::max_element(row.begin(), row.end()) - row.begin()));
-    if (out.size() == n) return out;
-    r = m.forward(seq, std::span(&out.back(), 1));
-  }
 }
 
 /// 1 − unique / total 3-grams.
@@ -82,7 +71,7 @@ TEST_CASE("contrastive search on stories260K: greedy limits, slow reference, les
     CHECK(contrastive(m, {.k = 4, .alpha = 0.6}, prompt, 24, pool) ==
           contrastive_slow::run(m, prompt, 4, 0.6, 24, off_top));
     CHECK(off_top > 0);
-    const double r_greedy = rep3(greedy(m, prompt, 256));
+    const double r_greedy = rep3(arx_test::plain_greedy(m, prompt, 256, 512));
     const double r_contrastive = rep3(contrastive(m, {.k = 4, .alpha = 0.6}, prompt, 256, pool));
     INFO("rep-3 greedy " << r_greedy << ", contrastive " << r_contrastive);
     CHECK(r_contrastive < r_greedy / 3);

@@ -18,6 +18,7 @@
 
 #include "../model/tiny_llama.hpp"
 #include "contrastive_slow.hpp"
+#include "plain_greedy.hpp"
 
 namespace {
 
@@ -36,19 +37,6 @@ arx::transformer<KV> make(std::uint64_t seed, arx::ggml_type type = arx::ggml_ty
 }
 
 template <class KV>
-tokens_t plain_greedy(const arx::transformer<KV>& m, const tokens_t& prompt, std::size_t n) {
-  auto seq = m.new_sequence();
-  tokens_t out;
-  auto r = m.forward(seq, prompt);
-  for (;;) {
-    const auto row = r.logits.row(0);
-    out.push_back(arx::token_id(std::max_element(row.begin(), row.end()) - row.begin()));
-    if (out.size() == n) return out;
-    r = m.forward(seq, std::span(&out.back(), 1));
-  }
-}
-
-template <class KV>
 tokens_t run(const arx::transformer<KV>& m, arx::contrastive_params cp, const tokens_t& prompt,
              std::int64_t n, std::int64_t capacity = 0, arx::decode_result* res_out = nullptr) {
   arx::contrastive_search<KV> cs(m, cp);
@@ -64,7 +52,7 @@ TEST_CASE("contrastive search with alpha = 0 or k = 1 is greedy decoding", "[con
   for (const std::uint64_t seed : {1u, 2u, 3u}) {
     const auto m = make(seed);
     const tokens_t prompt = tiny::tokens(6, 96, seed + 10);
-    const tokens_t greedy = plain_greedy(m, prompt, 40);
+    const tokens_t greedy = arx_test::plain_greedy(m, prompt, 40);
     CHECK(run(m, {.k = 4, .alpha = 0.0}, prompt, 40) == greedy);
     CHECK(run(m, {.k = 1, .alpha = 0.6}, prompt, 40) == greedy);
     CHECK(run(m, {.k = 1, .alpha = 1.0}, prompt, 40) == greedy);
