@@ -6,9 +6,9 @@
 //
 // Strategies (-s, comma-separated; default all): greedy (argmax), nucleus (top-p 0.95 at
 // temperature 1, seed = repetition), contrastive (-k, --alpha), momentum (--momentum-alpha),
-// jacobi (--jacobi M), beam (--beams N). Every strategy emits N tokens (-n; fewer when EOS
-// ends it) from the same prompts and evaluates each emitted token (greedy, nucleus and momentum
-// run one forward per token, so a "token" costs the same unit of work everywhere).
+// jacobi (--jacobi M). Every strategy emits N tokens (-n; fewer when EOS ends it) from the same
+// prompts; greedy, nucleus and momentum also evaluate their last token, so each of them runs
+// one forward per token, as contrastive does (Jacobi leaves its last token unevaluated).
 //
 // Prompts: -p TEXT (repeatable) or -f FILE (one prompt per line); default: eight story openings.
 // Each repetition (-r) runs every strategy on every prompt, in the order given, so the ratios
@@ -32,6 +32,8 @@
 #include <arx/core/error.hpp>
 #include <arx/core/thread_pool.hpp>
 #include <arx/decoding/contrastive.hpp>
+#include <arx/decoding/jacobi.hpp>
+#include <arx/decoding/momentum.hpp>
 #include <arx/model/transformer.hpp>
 #include <arx/sampling/chain.hpp>
 #include <arx/sampling/params.hpp>
@@ -65,9 +67,11 @@ void usage(std::FILE* out) {
       "  -r, --repetitions N     repetitions (default 3)\n"
       "  -p, --prompt TEXT       a prompt (repeatable)\n"
       "  -f, --file FILE         prompts, one per line\n"
-      "  -s, --strategies LIST   greedy,nucleus,contrastive (default: all)\n"
+      "  -s, --strategies LIST   greedy,nucleus,contrastive,momentum,jacobi (default: all)\n"
       "  -k N                    contrastive candidates (default 4)\n"
-      "      --alpha X           contrastive alpha (default 0.6)\n",
+      "      --alpha X           contrastive alpha (default 0.6)\n"
+      "      --momentum-alpha X  momentum alpha (default 0.2)\n"
+      "      --jacobi M          Jacobi guesses per forward (default 4)\n",
       out);
 }
 
@@ -77,9 +81,12 @@ struct options {
   std::vector<std::string> prompts, strategies;
   std::int64_t k = 4;
   float alpha = 0.6f;
+  float momentum_alpha = 0.2f;
+  std::int64_t jacobi = 4;
 };
 
-const std::vector<std::string> all_strategies = {"greedy", "nucleus", "contrastive"};
+const std::vector<std::string> all_strategies = {"greedy", "nucleus", "contrastive", "momentum",
+                                                 "jacobi"};
 
 std::vector<std::string> split(std::string_view s) {
   std::vector<std::string> out;
@@ -112,10 +119,13 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "-s" || a == "--strategies") o.strategies = split(args.value(i));
     else if (a == "-k") o.k = in_range(args.integer(i), 1, 1024, "-k");
     else if (a == "--alpha") o.alpha = args.real(i);
+    else if (a == "--momentum-alpha") o.momentum_alpha = args.real(i);
+    else if (a == "--jacobi") o.jacobi = in_range(args.integer(i), 1, 4096, "--jacobi");
     else throw usage_error{"unexpected argument '" + std::string(a) + "'"};
   }
   if (o.model.empty()) throw usage_error{"no model given (-m FILE)"};
   if (!(o.alpha >= 0 && o.alpha <= 1)) throw usage_error{"--alpha must be in [0, 1]"};
+  if (!(o.momentum_alpha >= 0)) throw usage_error{"--momentum-alpha must be >= 0"};
   if (o.strategies.empty()) o.strategies = all_strategies;
   for (const auto& s : o.strategies)
     if (std::find(all_strategies.begin(), all_strategies.end(), s) == all_strategies.end())
@@ -192,6 +202,14 @@ run_result run_one(const std::string& strategy, const options& o,
     sp.seed = seed;
     arx::sampling_selector<arx::sampler_chain> sel(arx::make_sampler(sp, tok), seed, prompt);
     return plain(m, seq, prompt, o.n_gen, eos, sel);
+  }
+  if (strategy == "momentum") {
+    arx::momentum_selector sel({.alpha = double(o.momentum_alpha)}, prompt);
+    return plain(m, seq, prompt, o.n_gen, eos, sel);
+  }
+  if (strategy == "jacobi") {
+    arx::jacobi_decoder<float> jd(m, {.block = int(o.jacobi)});
+    return from(jd.generate(seq, prompt, o.n_gen, none, eos), 0.0);
   }
   // contrastive
   arx::contrastive_search<float> cs(m, {.k = int(o.k), .alpha = double(o.alpha)});

@@ -18,6 +18,8 @@
 #include <arx/core/error.hpp>
 #include <arx/core/half.hpp>
 #include <arx/decoding/contrastive.hpp>
+#include <arx/decoding/jacobi.hpp>
+#include <arx/decoding/momentum.hpp>
 #include <arx/generation/generate.hpp>
 #include <arx/io/gguf.hpp>
 #include <arx/model/transformer.hpp>
@@ -68,6 +70,12 @@ void usage(std::FILE* out) {
       "      --contrastive K[,A]  contrastive search: K candidates per step (one batched\n"
       "                         forward sharing the prefix KV), degeneration penalty A\n"
       "                         (default 0.6); K 1 or A 0 is greedy\n"
+      "      --momentum         momentum decoding: the top-k token with the highest\n"
+      "                         p - alpha * R(l), l the n-gram it would repeat\n"
+      "      --momentum-alpha X   its alpha (default 0.2; 0 is greedy)\n"
+      "      --momentum-k N     its candidates per step (default 5)\n"
+      "      --jacobi M         Jacobi decoding: greedy text, M guessed tokens checked per\n"
+      "                         forward (fewer sequential forwards when guesses hold)\n"
       "Sampling (llama.cpp's flags and defaults; 0 / 1 / -1 as noted turn one off):\n"
       "  -s, --seed N           random seed (default -1: pick one and print it)\n"
       "      --temp N           temperature (default 0.8; <= 0: greedy, the most probable\n"
@@ -110,6 +118,9 @@ struct options {
   std::string strategy;          // "": sampling; else the search strategy's flag
   std::string sampling_flag;     // the first sampling flag given (refused with a strategy)
   arx::contrastive_params contrastive;
+  arx::momentum_params momentum;
+  bool momentum_tuned = false;   // --momentum-alpha / --momentum-k given
+  arx::jacobi_params jacobi;
 };
 
 using arx_cli::usage_error;
@@ -160,6 +171,17 @@ bool parse(int argc, char** argv, options& o) {
       const std::size_t comma = v.find(',');
       o.contrastive.k = int(number(a, v.substr(0, comma), 1, 1 << 20, true));
       if (comma != std::string::npos) o.contrastive.alpha = number(a, v.substr(comma + 1), 0, 1);
+    } else if (a == "--momentum") {
+      strategy(o, a);
+    } else if (a == "--momentum-alpha") {
+      o.momentum.alpha = number(a, value(i), 0, 1e6);
+      o.momentum_tuned = true;
+    } else if (a == "--momentum-k") {
+      o.momentum.top_k = int(number(a, value(i), 1, 1 << 20, true));
+      o.momentum_tuned = true;
+    } else if (a == "--jacobi") {
+      strategy(o, a);
+      o.jacobi.block = int(number(a, value(i), 1, 4096, true));
     }
     else if (a == "--kv") o.kv = value(i);
     else if (a == "--stop") o.stops.emplace_back(value(i));
@@ -178,6 +200,8 @@ bool parse(int argc, char** argv, options& o) {
   for (const auto& s : o.stops)
     if (s.empty()) throw usage_error{"--stop needs a non-empty text"};
   if (o.seed < -1) throw usage_error{"--seed must be >= 0 or -1 (random), got " + std::to_string(o.seed)};
+  if (o.momentum_tuned && o.strategy != "--momentum")
+    throw usage_error{"--momentum-alpha and --momentum-k need --momentum"};
   if (!o.strategy.empty() && !o.sampling_flag.empty())
     throw usage_error{o.sampling_flag + " is a sampling flag; " + o.strategy +
                       " does not sample (leave one of them out)"};
@@ -277,6 +301,10 @@ arx::generate_result search(const options& o, const arx::transformer<KV>& model,
     d = cs.generate(seq, prompt, g.max_tokens, on_token, eos);
     report += line("hidden-state history: %.2f MiB\n",
                    double(cs.history_bytes()) / (1024.0 * 1024.0));
+  } else if (o.strategy == "--jacobi") {
+    arx::jacobi_decoder<KV> jd(model, o.jacobi);
+    std::fprintf(stderr, "strategy: Jacobi decoding, %d guesses per forward\n", o.jacobi.block);
+    d = jd.generate(seq, prompt, g.max_tokens, on_token, eos);
   }
   res.tokens = d.tokens;
   res.reason = stopped ? arx::stop_reason::stop_string : d.reason;
@@ -331,7 +359,12 @@ int run(const options& o) {
   };
   arx::generate_result r;
   std::string report;  // the strategy's statistics, printed after the text
-  if (!o.strategy.empty()) {
+  if (o.strategy == "--momentum") {  // logits only: a selector in the usual loop
+    arx::momentum_selector select(o.momentum, prompt);
+    std::fprintf(stderr, "strategy: momentum decoding, top-k %d, alpha %g\n", o.momentum.top_k,
+                 o.momentum.alpha);
+    r = arx::generate(model, seq, tok, prompt, select, on_text, g);
+  } else if (!o.strategy.empty()) {
     r = search(o, model, tok, seq, prompt, g, on_text, report);
   } else {
     // Sampling: the seed goes to stderr first, so even a run that fails later can be repeated.
@@ -349,7 +382,7 @@ int run(const options& o) {
   std::fputs(report.c_str(), stderr);
   rate_line("prompt", r.n_prompt, r.prompt_seconds, 0);
   const auto n = std::int64_t(r.tokens.size());
-  rate_line("generation", n, r.generate_seconds, o.strategy.empty() ? n - 1 : 0);
+  rate_line("generation", n, r.generate_seconds, report.empty() ? n - 1 : 0);
   std::fprintf(stderr, "stop: %s\n", arx::to_string(r.reason));
   if (const std::uint64_t peak = arx_cli::peak_resident_bytes()) {
     const double mib = 1024.0 * 1024.0;

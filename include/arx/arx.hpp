@@ -44,3 +44,5 @@
 #include "arx/decoding/tree_drafter.hpp"
 #include "arx/decoding/decode_result.hpp"
 #include "arx/decoding/contrastive.hpp"
+#include "arx/decoding/jacobi.hpp"
+#include "arx/decoding/momentum.hpp"
