@@ -78,15 +78,21 @@ class kv_cache {
   kv_cache(const kv_cache&) = delete;  // a deep copy is explicit: clone()
   kv_cache& operator=(const kv_cache&) = delete;
 
-  /// Deep copy (e.g. to fork a sequence): same sizes, positions [0, size) copied.
-  kv_cache clone() const {
+  /// Deep copy (e.g. to fork a sequence): same sizes, positions [from, size) copied (the rows
+  /// below `from` are left unwritten: a sequence sharing its prefix does not hold them).
+  /// from outside [0, size] -> invalid_argument.
+  kv_cache clone(std::int64_t from = 0) const {
+    if (from < 0 || from > size_)
+      throw invalid_argument("kv_cache::clone: from " + std::to_string(from) + " outside [0, " +
+                             std::to_string(size_) + "]");
     kv_cache c(n_layer_, n_head_kv_, head_dim_, capacity_);
     c.size_ = size_;
-    const std::size_t used = std::size_t(size_ * row_size()) * sizeof(T);  // bytes per layer
+    const std::int64_t skip = from * row_size();  // values per layer not copied
+    const std::size_t used = std::size_t((size_ - from) * row_size()) * sizeof(T);
     for (std::int64_t l = 0; l < n_layer_; ++l) {
       if (used == 0) break;
-      std::memcpy(c.k_ptr(l), k_ptr(l), used);
-      std::memcpy(c.v_ptr(l), v_ptr(l), used);
+      std::memcpy(c.k_ptr(l) + skip, k_ptr(l) + skip, used);
+      std::memcpy(c.v_ptr(l) + skip, v_ptr(l) + skip, used);
     }
     return c;
   }
@@ -138,6 +144,27 @@ class kv_cache {
                              " (the first position must be in [0, size])");
     store(k_ptr(layer) + pos * rs, k_rows);
     store(v_ptr(layer) + pos * rs, v_rows);
+  }
+
+  /// Where this cache's rows live, for another sequence to read them in place
+  /// (sequence::share_prefix). Valid as long as the allocation lives: moving the kv_cache keeps
+  /// it valid, destroying it does not.
+  struct storage_ref {
+    const T* data = nullptr;
+    std::int64_t n_layer = 0, capacity = 0, n_head_kv = 0, head_dim = 0;
+    /// Keys of layer l, positions [0, end): {end, n_head_kv, head_dim}.
+    tensor_view<const T> k(std::int64_t l, std::int64_t end) const {
+      return tensor_view<const T>(data + l * capacity * n_head_kv * head_dim,
+                                  shape_t{end, n_head_kv, head_dim});
+    }
+    /// Values of layer l, positions [0, end): {end, n_head_kv, head_dim}.
+    tensor_view<const T> v(std::int64_t l, std::int64_t end) const {
+      return tensor_view<const T>(data + (n_layer + l) * capacity * n_head_kv * head_dim,
+                                  shape_t{end, n_head_kv, head_dim});
+    }
+  };
+  storage_ref storage() const noexcept {
+    return {base(), n_layer_, capacity_, n_head_kv_, head_dim_};
   }
 
   /// Commits n more positions: size() += n. invalid_argument when n < 0 or size() + n > capacity().

@@ -121,21 +121,70 @@ class sequence {
   std::int64_t size() const noexcept { return cache_.size(); }          // positions held
   std::int64_t capacity() const noexcept { return cache_.capacity(); }  // context size
   /// Rolls back to the first n positions (invalid_argument when n is not in [0, size()]).
-  void truncate(std::int64_t n) { cache_.truncate(n); }
+  void truncate(std::int64_t n) {
+    cache_.truncate(n);
+    if (n < prefix_) prefix_ = n;
+  }
   /// Keeps positions [0, pos) followed by the rows `rows` (ascending, in [pos, size())), moved
   /// down: after a tree forward (forward_request::tree_parents), the verified branch's rows
   /// become positions pos, pos + 1, ... (see kv_cache::keep_rows).
+  /// pos below shared_prefix() -> invalid_argument (those rows are the base's).
   void keep_rows(std::int64_t pos, std::span<const std::int64_t> rows) {
+    if (pos < prefix_)
+      throw invalid_argument("sequence::keep_rows: position " + std::to_string(pos) +
+                             " is inside the shared prefix of " + std::to_string(prefix_));
     cache_.keep_rows(pos, rows);
   }
-  /// Forgets every position.
-  void clear() noexcept { cache_.clear(); }
-  /// Deep copy of the cache (scratch is not copied; it is regrown on demand).
+  /// Forgets every position (and the shared prefix).
+  void clear() noexcept {
+    cache_.clear();
+    prefix_ = 0;
+    base_ = {};
+  }
+  /// Deep copy of the cache (scratch is not copied; it is regrown on demand). A sequence sharing
+  /// a prefix copies only its own rows; the copy shares the same prefix (a cheap fork: beams).
   sequence clone() const {
-    sequence c(cache_.clone());
+    sequence c(cache_.clone(prefix_));
     c.pool_ = pool_;
+    c.base_ = base_;
+    c.prefix_ = prefix_;
     return c;
   }
+
+  /// Shares a prefix instead of copying it: this sequence's positions [0, n) become `base`'s
+  /// positions [0, n), read in place from base's cache by every later forward (bit-identical to
+  /// holding them); size() becomes n, and what this sequence appends goes to its own cache. Its
+  /// own rows [0, n) are never written, so they take no resident memory. base must be another
+  /// sequence of the same model that holds its rows [0, n) itself (it may share a shorter prefix
+  /// of its own; then that is the one shared), must outlive this sequence's use of them and
+  /// must not change them meanwhile (growing is fine; moving it is fine too). truncate() below n shrinks the shared
+  /// part; cache() is this sequence's own cache (rows below shared_prefix() unspecified).
+  /// n outside [0, min(base.size(), capacity())], base == this, or base of another shape ->
+  /// invalid_argument.
+  void share_prefix(const sequence& base, std::int64_t n) {
+    if (&base == this) throw invalid_argument("sequence::share_prefix: a sequence with itself");
+    if (n < 0 || n > base.size() || n > capacity())
+      throw invalid_argument("sequence::share_prefix: " + std::to_string(n) +
+                             " positions; the base holds " + std::to_string(base.size()) +
+                             " and this sequence fits " + std::to_string(capacity()));
+    const kv_cache<KV>& b = base.cache_;
+    if (b.n_layer() != cache_.n_layer() || b.row_size() != cache_.row_size())
+      throw invalid_argument("sequence::share_prefix: the base is a sequence of another model");
+    typename kv_cache<KV>::storage_ref owner = b.storage();
+    if (n <= base.prefix_) {
+      owner = base.base_;  // those rows are the base's own base's
+    } else if (base.prefix_ > 0) {
+      throw invalid_argument("sequence::share_prefix: " + std::to_string(n) +
+                             " positions, but the base holds only its rows from " +
+                             std::to_string(base.prefix_) + " on itself");
+    }
+    cache_.clear();
+    cache_.advance(n);
+    base_ = n > 0 ? owner : typename kv_cache<KV>::storage_ref{};
+    prefix_ = n;
+  }
+  /// Positions read from another sequence (share_prefix), 0 when none.
+  std::int64_t shared_prefix() const noexcept { return prefix_; }
   const kv_cache<KV>& cache() const noexcept { return cache_; }
 
   /// Threads for this sequence's forward passes (nullptr or a pool of 1: the calling thread
@@ -162,6 +211,8 @@ class sequence {
   kv_cache<KV> cache_;
   scratch s_;
   thread_pool* pool_ = nullptr;
+  typename kv_cache<KV>::storage_ref base_;  // holds positions [0, prefix_) (share_prefix)
+  std::int64_t prefix_ = 0;
 };
 
 template <class KV = float>
@@ -494,9 +545,14 @@ class transformer {
     const std::int64_t rows = extra.empty() ? end : extra.back() + 1;
     const tensor_view<const KV> keys = seq.cache_.k(l, rows);    // {rows, n_head_kv, head_dim}
     const tensor_view<const KV> values = seq.cache_.v(l, rows);  // {rows, n_head_kv, head_dim}
+    // Rows [0, shared) are another sequence's (sequence::share_prefix), read in place.
+    const std::int64_t shared = std::min(seq.prefix_, end);
+    const tensor_view<const KV> base_keys =  // {shared, n_head_kv, head_dim}
+        shared > 0 ? seq.base_.k(l, shared) : keys;
+    const tensor_view<const KV> base_values = shared > 0 ? seq.base_.v(l, shared) : values;
     // K of head g from row r on: {count, head_dim}, rows n_head_kv * head_dim apart.
-    const auto k_g = [&](std::int64_t r, std::int64_t count) {
-      return tensor_view<const KV>(&keys(r, g, 0), shape_t{count, hd}, {keys.stride(0), 1, 0, 0});
+    const auto k_g = [&](const tensor_view<const KV>& from, std::int64_t r, std::int64_t count) {
+      return tensor_view<const KV>(&from(r, g, 0), shape_t{count, hd}, {from.stride(0), 1, 0, 0});
     };
     // The group's queries: {group, head_dim}, consecutive in q.
     const tensor_view<const float> q_g(q.data() + g * group * hd, shape_t{group, hd});
@@ -504,10 +560,14 @@ class transformer {
     // so a key's score is the same whether it is scored with others or alone.
     float* sp = s.scores.data() + std::size_t(th * group * cap);
     const tensor_view<float> scores(sp, shape_t{group, n_keys}, {cap, 1, 0, 0});
-    if (end > 0)
-      ops::gemm(k_g(0, end), q_g, tensor_view<float>(sp, shape_t{group, end}, {cap, 1, 0, 0}));
+    if (shared > 0)
+      ops::gemm(k_g(base_keys, 0, shared), q_g,
+                tensor_view<float>(sp, shape_t{group, shared}, {cap, 1, 0, 0}));
+    if (end > shared)
+      ops::gemm(k_g(keys, shared, end - shared), q_g,
+                tensor_view<float>(sp + shared, shape_t{group, end - shared}, {cap, 1, 0, 0}));
     for (std::size_t i = 0; i < extra.size(); ++i)
-      ops::gemm(k_g(extra[i], 1), q_g,
+      ops::gemm(k_g(keys, extra[i], 1), q_g,
                 tensor_view<float>(sp + end + std::int64_t(i), shape_t{group, 1}, {cap, 1, 0, 0}));
     const float scale = 1.0f / std::sqrt(float(hd));
     for (std::int64_t h = 0; h < group; ++h) ops::softmax(scores.row(h), scale);
@@ -517,11 +577,12 @@ class transformer {
     const std::span<float> v_row(s.v_row.data() + std::size_t(th * hd), std::size_t(hd));
     for (std::int64_t j = 0; j < n_keys; ++j) {
       const std::int64_t r = j < end ? j : extra[std::size_t(j - end)];
+      const KV* v = r < shared ? &base_values(r, g, 0) : &values(r, g, 0);
       std::span<const float> vr;
       if constexpr (std::is_same_v<KV, float>) {
-        vr = std::span<const float>(&values(r, g, 0), std::size_t(hd));
+        vr = std::span<const float>(v, std::size_t(hd));
       } else {
-        ops::convert(std::span<const KV>(&values(r, g, 0), std::size_t(hd)), v_row);
+        ops::convert(std::span<const KV>(v, std::size_t(hd)), v_row);
         vr = v_row;
       }
       for (std::int64_t h = 0; h < group; ++h)
