@@ -6,9 +6,10 @@
 //
 // Strategies (-s, comma-separated; default all): greedy (argmax), nucleus (top-p 0.95 at
 // temperature 1, seed = repetition), contrastive (-k, --alpha), momentum (--momentum-alpha),
-// jacobi (--jacobi M). Every strategy emits N tokens (-n; fewer when EOS ends it) from the same
+// jacobi (--jacobi M), beam (--beams N). Every strategy emits N tokens (-n; fewer when EOS ends it) from the same
 // prompts; greedy, nucleus and momentum also evaluate their last token, so each of them runs
-// one forward per token, as contrastive does (Jacobi leaves its last token unevaluated).
+// one forward per token, as contrastive does (Jacobi and beam search leave their last token
+// unevaluated). Beam search's time is the whole search (its text is known only at the end).
 //
 // Prompts: -p TEXT (repeatable) or -f FILE (one prompt per line); default: eight story openings.
 // Each repetition (-r) runs every strategy on every prompt, in the order given, so the ratios
@@ -20,7 +21,8 @@
 //   x greedy      that time / greedy's, per repetition then averaged (needs greedy in -s)
 //   fwd/token     model forward calls after the prefill per emitted token
 //   extra MiB     memory the strategy holds beyond greedy's sequence: contrastive's hidden-state
-//                 history and k − 1 spare KV rows, beam's other beams' KV rows (see the headers)
+//                 history and k − 1 spare KV rows; beam search: every beam's own KV rows (at
+//                 most width × N; the prompt's are shared)
 //   rep-2/3/4     share of repeated n-grams in a continuation, 1 − unique / total (SimCTG's
 //                 rep-n), averaged over prompts and repetitions, in %
 //   distinct-2/3/4  unique n-grams / total n-grams over the continuations of all prompts pooled,
@@ -31,6 +33,7 @@
 
 #include <arx/core/error.hpp>
 #include <arx/core/thread_pool.hpp>
+#include <arx/decoding/beam_search.hpp>
 #include <arx/decoding/contrastive.hpp>
 #include <arx/decoding/jacobi.hpp>
 #include <arx/decoding/momentum.hpp>
@@ -67,11 +70,13 @@ void usage(std::FILE* out) {
       "  -r, --repetitions N     repetitions (default 3)\n"
       "  -p, --prompt TEXT       a prompt (repeatable)\n"
       "  -f, --file FILE         prompts, one per line\n"
-      "  -s, --strategies LIST   greedy,nucleus,contrastive,momentum,jacobi (default: all)\n"
+      "  -s, --strategies LIST   greedy,nucleus,contrastive,momentum,jacobi,beam (default:\n"
+      "                          all)\n"
       "  -k N                    contrastive candidates (default 4)\n"
       "      --alpha X           contrastive alpha (default 0.6)\n"
       "      --momentum-alpha X  momentum alpha (default 0.2)\n"
-      "      --jacobi M          Jacobi guesses per forward (default 4)\n",
+      "      --jacobi M          Jacobi guesses per forward (default 4)\n"
+      "      --beams N           beam width (default 4)\n",
       out);
 }
 
@@ -83,10 +88,11 @@ struct options {
   float alpha = 0.6f;
   float momentum_alpha = 0.2f;
   std::int64_t jacobi = 4;
+  std::int64_t beams = 4;
 };
 
-const std::vector<std::string> all_strategies = {"greedy", "nucleus", "contrastive", "momentum",
-                                                 "jacobi"};
+const std::vector<std::string> all_strategies = {"greedy",   "nucleus", "contrastive",
+                                                 "momentum", "jacobi",  "beam"};
 
 std::vector<std::string> split(std::string_view s) {
   std::vector<std::string> out;
@@ -121,6 +127,7 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "--alpha") o.alpha = args.real(i);
     else if (a == "--momentum-alpha") o.momentum_alpha = args.real(i);
     else if (a == "--jacobi") o.jacobi = in_range(args.integer(i), 1, 4096, "--jacobi");
+    else if (a == "--beams") o.beams = in_range(args.integer(i), 1, 4096, "--beams");
     else throw usage_error{"unexpected argument '" + std::string(a) + "'"};
   }
   if (o.model.empty()) throw usage_error{"no model given (-m FILE)"};
@@ -211,10 +218,15 @@ run_result run_one(const std::string& strategy, const options& o,
     arx::jacobi_decoder<float> jd(m, {.block = int(o.jacobi)});
     return from(jd.generate(seq, prompt, o.n_gen, none, eos), 0.0);
   }
+  const double kv_row = double(seq.cache().bytes()) / double(seq.capacity());
+  if (strategy == "beam") {  // extra: every beam's own rows (the prompt is shared)
+    arx::beam_search<float> bs(m, {.width = int(o.beams)});
+    const arx::beam_result r = bs.generate(seq, prompt, o.n_gen, eos);
+    return from(r, double(o.beams) * double(r.tokens.size()) * kv_row);
+  }
   // contrastive
   arx::contrastive_search<float> cs(m, {.k = int(o.k), .alpha = double(o.alpha)});
   const auto d = cs.generate(seq, prompt, o.n_gen, none, eos);
-  const double kv_row = double(seq.cache().bytes()) / double(seq.capacity());
   return from(d, double(cs.history_bytes()) + double(o.k - 1) * kv_row);
 }
 

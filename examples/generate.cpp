@@ -17,6 +17,7 @@
 
 #include <arx/core/error.hpp>
 #include <arx/core/half.hpp>
+#include <arx/decoding/beam_search.hpp>
 #include <arx/decoding/contrastive.hpp>
 #include <arx/decoding/jacobi.hpp>
 #include <arx/decoding/momentum.hpp>
@@ -76,6 +77,10 @@ void usage(std::FILE* out) {
       "      --momentum-k N     its candidates per step (default 5)\n"
       "      --jacobi M         Jacobi decoding: greedy text, M guessed tokens checked per\n"
       "                         forward (fewer sequential forwards when guesses hold)\n"
+      "      --beams N          beam search with N beams sharing the prompt's KV (the text\n"
+      "                         is printed when the search ends)\n"
+      "      --length-penalty X   its score: log-probability / length^X (default 1)\n"
+      "      --early-stopping   end once N hypotheses have reached EOS\n"
       "Sampling (llama.cpp's flags and defaults; 0 / 1 / -1 as noted turn one off):\n"
       "  -s, --seed N           random seed (default -1: pick one and print it)\n"
       "      --temp N           temperature (default 0.8; <= 0: greedy, the most probable\n"
@@ -121,6 +126,8 @@ struct options {
   arx::momentum_params momentum;
   bool momentum_tuned = false;   // --momentum-alpha / --momentum-k given
   arx::jacobi_params jacobi;
+  arx::beam_params beam;
+  bool beam_tuned = false;       // --length-penalty / --early-stopping given
 };
 
 using arx_cli::usage_error;
@@ -179,6 +186,15 @@ bool parse(int argc, char** argv, options& o) {
     } else if (a == "--momentum-k") {
       o.momentum.top_k = int(number(a, value(i), 1, 1 << 20, true));
       o.momentum_tuned = true;
+    } else if (a == "--beams") {
+      strategy(o, a);
+      o.beam.width = int(number(a, value(i), 1, 4096, true));
+    } else if (a == "--length-penalty") {
+      o.beam.length_penalty = number(a, value(i), -1e6, 1e6);
+      o.beam_tuned = true;
+    } else if (a == "--early-stopping") {
+      o.beam.early_stopping = true;
+      o.beam_tuned = true;
     } else if (a == "--jacobi") {
       strategy(o, a);
       o.jacobi.block = int(number(a, value(i), 1, 4096, true));
@@ -200,6 +216,8 @@ bool parse(int argc, char** argv, options& o) {
   for (const auto& s : o.stops)
     if (s.empty()) throw usage_error{"--stop needs a non-empty text"};
   if (o.seed < -1) throw usage_error{"--seed must be >= 0 or -1 (random), got " + std::to_string(o.seed)};
+  if (o.beam_tuned && o.strategy != "--beams")
+    throw usage_error{"--length-penalty and --early-stopping need --beams"};
   if (o.momentum_tuned && o.strategy != "--momentum")
     throw usage_error{"--momentum-alpha and --momentum-k need --momentum"};
   if (!o.strategy.empty() && !o.sampling_flag.empty())
@@ -301,6 +319,24 @@ arx::generate_result search(const options& o, const arx::transformer<KV>& model,
     d = cs.generate(seq, prompt, g.max_tokens, on_token, eos);
     report += line("hidden-state history: %.2f MiB\n",
                    double(cs.history_bytes()) / (1024.0 * 1024.0));
+  } else if (o.strategy == "--beams") {
+    arx::beam_search<KV> bs(model, o.beam);
+    std::fprintf(stderr, "strategy: beam search, %d beams, length penalty %g%s\n", o.beam.width,
+                 o.beam.length_penalty, o.beam.early_stopping ? ", early stopping" : "");
+    const arx::beam_result br = bs.generate(seq, prompt, g.max_tokens, eos);
+    d = br;
+    for (const arx::token_id t : br.tokens) {  // the best hypothesis, streamed as it ends
+      if (t == eos) break;
+      if (!on_token(t)) {
+        d.reason = arx::stop_reason::cancelled;
+        break;
+      }
+    }
+    if (!br.hypotheses.empty())
+      report += line("hypotheses: %zu kept, best score %.4f (log-probability %.4f, %zu tokens%s)\n",
+                     br.hypotheses.size(), br.hypotheses.front().score,
+                     br.hypotheses.front().log_prob, br.hypotheses.front().tokens.size(),
+                     br.hypotheses.front().finished ? ", ended by EOS" : "");
   } else if (o.strategy == "--jacobi") {
     arx::jacobi_decoder<KV> jd(model, o.jacobi);
     std::fprintf(stderr, "strategy: Jacobi decoding, %d guesses per forward\n", o.jacobi.block);

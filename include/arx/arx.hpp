@@ -46,3 +46,4 @@
 #include "arx/decoding/contrastive.hpp"
 #include "arx/decoding/jacobi.hpp"
 #include "arx/decoding/momentum.hpp"
+#include "arx/decoding/beam_search.hpp"
