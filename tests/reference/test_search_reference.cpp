@@ -14,27 +14,19 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "../unit/decoding/contrastive_slow.hpp"
 #include "../unit/decoding/plain_greedy.hpp"
-#include "json.hpp"
+#include "golden_cases.hpp"
 #include "reference.hpp"
 
 namespace {
 
 using tokens_t = std::vector<arx::token_id>;
 using model_t = arx::transformer<float>;
-
-tokens_t ids(const arx_test::json& a) {
-  tokens_t out;
-  for (const auto& x : a.items) out.push_back(arx::token_id(x.num));
-  return out;
-}
 
 tokens_t contrastive(const model_t& m, arx::contrastive_params cp, const tokens_t& prompt,
                      std::int64_t n, arx::thread_pool& pool) {
@@ -47,15 +39,7 @@ tokens_t contrastive(const model_t& m, arx::contrastive_params cp, const tokens_
 tokens_t momentum(const model_t& m, arx::momentum_params mp, const tokens_t& prompt,
                   std::size_t n, arx::thread_pool& pool) {
   arx::momentum_selector sel(mp, prompt);
-  auto seq = m.new_sequence(512);
-  seq.set_thread_pool(&pool);
-  auto r = m.forward(seq, prompt);
-  tokens_t out;
-  for (;;) {
-    out.push_back(sel(r.logits.row(0)));
-    if (out.size() == n) return out;
-    r = m.forward(seq, std::span(&out.back(), 1));
-  }
+  return arx_test::decode_with(m, prompt, n, sel, 512, &pool);
 }
 
 /// 1 − unique / total 3-grams.
@@ -70,14 +54,12 @@ double rep3(const tokens_t& t) {
 TEST_CASE("search strategies on stories260K: greedy limits, slow reference, less repetition",
           "[contrastive][jacobi][momentum][beam][golden]") {
   const model_t m = model_t::load((arx_test::reference_dir() / "models/stories260K.gguf").string());
-  const auto files = arx_test::reference_files("golden/stories260K", ".json");
-  REQUIRE(!files.empty());
-  for (const auto& f : files) {
-    INFO(f.string());
-    std::ifstream in(f, std::ios::binary);
-    const arx_test::json g = arx_test::parse_json(
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
-    const tokens_t prompt = ids(g["prompt_ids"]), expect = ids(g["greedy_ids"]);
+  const auto cases = arx_test::golden_cases("stories260K");
+  REQUIRE(!cases.empty());
+  for (const auto& c : cases) {
+    INFO(c.file);
+    const tokens_t& prompt = c.prompt;
+    const tokens_t& expect = c.greedy;
     REQUIRE(!expect.empty());
     const auto n = std::int64_t(expect.size());
     for (const int threads : {1, 2}) {

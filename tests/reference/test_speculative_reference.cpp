@@ -30,8 +30,9 @@
 #include <utility>
 #include <vector>
 
-#include "reference/json.hpp"
+#include "reference/golden_cases.hpp"
 #include "reference/reference.hpp"
+#include "unit/decoding/plain_greedy.hpp"
 
 namespace {
 
@@ -40,24 +41,6 @@ using model_t = arx::transformer<float>;
 
 model_t load(const std::string& file) {
   return model_t::load((arx_test::reference_dir() / "models" / file).string());
-}
-
-tokens_t ids(const arx_test::json& a) {
-  tokens_t out;
-  for (const auto& x : a.items) out.push_back(arx::token_id(x.num));
-  return out;
-}
-
-tokens_t plain_greedy(const model_t& m, const tokens_t& prompt, std::size_t n) {
-  auto seq = m.new_sequence();
-  tokens_t out;
-  auto r = m.forward(seq, prompt);
-  for (;;) {
-    const auto row = r.logits.row(0);
-    out.push_back(arx::token_id(std::max_element(row.begin(), row.end()) - row.begin()));
-    if (out.size() == n) return out;
-    r = m.forward(seq, std::span(&out.back(), 1));
-  }
 }
 
 template <class Drafter>
@@ -117,32 +100,25 @@ TEST_CASE("speculative greedy reproduces llama.cpp's greedy ids on stories260K",
           "[speculative][golden]") {
   const model_t target = load("stories260K.gguf");
   const model_t draft = load("tiny-q.q8_0.gguf");
-  const auto files = arx_test::reference_files("golden/stories260K", ".json");
-  REQUIRE(!files.empty());
-  for (const auto& f : files) {
-    INFO(f.string());
-    std::ifstream in(f, std::ios::binary);
-    const arx_test::json g = arx_test::parse_json(
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
-    const tokens_t prompt = ids(g["prompt_ids"]), expect = ids(g["greedy_ids"]);
-    REQUIRE(!expect.empty());
+  const auto cases = arx_test::golden_cases("stories260K");
+  REQUIRE(!cases.empty());
+  for (const auto& c : cases) {
+    INFO(c.file);
+    REQUIRE(!c.greedy.empty());
     // (tiny-q's random weights do not predict stories; skipping a layer of the model itself does)
-    CHECK(check_all_drafters(target, draft, prompt, expect, 2, {0, 1}).second > 0);
+    CHECK(check_all_drafters(target, draft, c.prompt, c.greedy, 2, {0, 1}).second > 0);
   }
 }
 
 TEST_CASE("batched speculative greedy reproduces llama.cpp's greedy ids of every stories260K case",
           "[speculative][golden][batch]") {
   const model_t target = load("stories260K.gguf");
-  const auto files = arx_test::reference_files("golden/stories260K", ".json");
-  REQUIRE(!files.empty());
+  const auto cases = arx_test::golden_cases("stories260K");
+  REQUIRE(!cases.empty());
   std::vector<tokens_t> prompts, expect;
-  for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    const arx_test::json g = arx_test::parse_json(
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
-    prompts.push_back(ids(g["prompt_ids"]));
-    expect.push_back(ids(g["greedy_ids"]));
+  for (const auto& c : cases) {
+    prompts.push_back(c.prompt);
+    expect.push_back(c.greedy);
   }
   const auto n = std::int64_t(expect[0].size());
   for (int threads : {1, 2}) {
@@ -182,7 +158,7 @@ TEST_CASE("speculative greedy equals plain greedy on the tiny reference models",
     tokens_t p = prompt;
     for (auto& t : p) t %= arx::token_id(target->config().n_vocab);
     // (fewer tokens for the 32000-token vocabulary: each round handles whole-vocabulary rows)
-    const tokens_t expect = plain_greedy(*target, p, target == &gqa ? 12 : 40);
+    const tokens_t expect = arx_test::plain_greedy(*target, p, target == &gqa ? 12 : 40);
     CHECK(check_all_drafters(*target, *draft, p, expect, 1, {0}).first > 0);
   }
 }

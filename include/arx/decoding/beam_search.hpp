@@ -86,14 +86,8 @@ class beam_search {
   /// up to max_tokens tokens (see the file comment). eos < 0: no token ends a hypothesis.
   beam_result generate(sequence<KV>& seq, std::span<const token_id> prompt,
                        std::int64_t max_tokens, token_id eos = -1) {
-    using clock = std::chrono::steady_clock;
-    const auto since = [](clock::time_point a) {
-      return std::chrono::duration<double>(clock::now() - a).count();
-    };
-    if (prompt.empty()) throw invalid_argument("beam_search::generate: empty prompt");
-    if (max_tokens <= 0)
-      throw invalid_argument("beam_search::generate: max_tokens " + std::to_string(max_tokens) +
-                             " must be > 0");
+    using clock = detail::decode_clock;
+    detail::check_decode_call("beam_search::generate", prompt.size(), max_tokens);
     const std::int64_t n_vocab = model_.config().n_vocab;
     const auto width = std::size_t(params_.width);
     beam_result res;
@@ -109,7 +103,7 @@ class beam_search {
       log_softmax(out.logits.row(0), b.next);
       live.push_back(std::move(b));
     }
-    res.stats.prompt_seconds = since(t0);
+    res.stats.prompt_seconds = detail::seconds_since(t0);
     t0 = clock::now();
 
     std::vector<beam_hypothesis> done;
@@ -189,7 +183,7 @@ class beam_search {
       if (res.reason != stop_reason::context_full)
         res.reason = res.hypotheses.front().finished ? stop_reason::eos : stop_reason::max_tokens;
     }
-    res.stats.decode_seconds = since(t0);
+    res.stats.decode_seconds = detail::seconds_since(t0);
     return res;
   }
 

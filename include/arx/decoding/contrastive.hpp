@@ -124,14 +124,8 @@ class contrastive_search {
   template <class OnToken>
   decode_result generate(sequence<KV>& seq, std::span<const token_id> prompt,
                          std::int64_t max_tokens, OnToken&& on_token, token_id eos = -1) {
-    using clock = std::chrono::steady_clock;
-    const auto since = [](clock::time_point a) {
-      return std::chrono::duration<double>(clock::now() - a).count();
-    };
-    if (prompt.empty()) throw invalid_argument("contrastive_search::generate: empty prompt");
-    if (max_tokens <= 0)
-      throw invalid_argument("contrastive_search::generate: max_tokens " +
-                             std::to_string(max_tokens) + " must be > 0");
+    using clock = detail::decode_clock;
+    detail::check_decode_call("contrastive_search::generate", prompt.size(), max_tokens);
     const model_config& c = model_.config();
     const std::int64_t d = c.n_embd, n_vocab = c.n_vocab;
     decode_result res;
@@ -146,7 +140,7 @@ class contrastive_search {
       const auto last = out.logits.row(0);
       logits_.assign(last.begin(), last.end());
     }
-    res.stats.prompt_seconds = since(t0);
+    res.stats.prompt_seconds = detail::seconds_since(t0);
     t0 = clock::now();
 
     const bool greedy = params_.k == 1 || params_.alpha == 0.0;
@@ -232,7 +226,7 @@ class contrastive_search {
         break;
       }
     }
-    res.stats.decode_seconds = since(t0);
+    res.stats.decode_seconds = detail::seconds_since(t0);
     return res;
   }
 

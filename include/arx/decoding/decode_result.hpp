@@ -7,12 +7,16 @@
 // never stop at EOS; otherwise an emitted EOS is the last token and ends the call.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <functional>
 #include <type_traits>
 #include <vector>
 
 #include "arx/config.hpp"
+#include "arx/core/error.hpp"
 #include "arx/generation/generate.hpp"  // stop_reason, token_id
 
 ARX_NAMESPACE_BEGIN
@@ -37,6 +41,22 @@ struct decode_result {
 };
 
 namespace detail {
+
+using decode_clock = std::chrono::steady_clock;
+
+/// Seconds from t to now.
+inline double seconds_since(decode_clock::time_point t) {
+  return std::chrono::duration<double>(decode_clock::now() - t).count();
+}
+
+/// What every strategy's generate() checks first: a prompt, and max_tokens > 0
+/// (invalid_argument naming `who`).
+inline void check_decode_call(const char* who, std::size_t prompt_size, std::int64_t max_tokens) {
+  if (prompt_size == 0) throw invalid_argument(std::string(who) + ": empty prompt");
+  if (max_tokens <= 0)
+    throw invalid_argument(std::string(who) + ": max_tokens " + std::to_string(max_tokens) +
+                           " must be > 0");
+}
 
 /// Calls on_token(id); true unless it returned something false.
 template <class F>

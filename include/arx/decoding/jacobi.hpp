@@ -69,20 +69,14 @@ class jacobi_decoder {
   template <class OnToken>
   decode_result generate(sequence<KV>& seq, std::span<const token_id> prompt,
                          std::int64_t max_tokens, OnToken&& on_token, token_id eos = -1) {
-    using clock = std::chrono::steady_clock;
-    const auto since = [](clock::time_point a) {
-      return std::chrono::duration<double>(clock::now() - a).count();
-    };
-    if (prompt.empty()) throw invalid_argument("jacobi_decoder::generate: empty prompt");
-    if (max_tokens <= 0)
-      throw invalid_argument("jacobi_decoder::generate: max_tokens " +
-                             std::to_string(max_tokens) + " must be > 0");
+    using clock = detail::decode_clock;
+    detail::check_decode_call("jacobi_decoder::generate", prompt.size(), max_tokens);
     decode_result res;
     res.stats.n_prompt = std::int64_t(prompt.size());
     auto t0 = clock::now();
     // The sequence holds everything but cur (the prompt's last token).
     if (prompt.size() > 1) (void)model_.forward(seq, prompt.first(prompt.size() - 1), {rows::none});
-    res.stats.prompt_seconds = since(t0);
+    res.stats.prompt_seconds = detail::seconds_since(t0);
     t0 = clock::now();
     token_id cur = prompt.back();
     // guesses[j] guesses emitted token E + j, E = res.tokens.size(); out[j] is the argmax after it
@@ -136,7 +130,7 @@ class jacobi_decoder {
       guesses.assign(out.begin() + std::ptrdiff_t(a) + 1, out.end());  // the Jacobi update
     }
     guess_.clear();
-    res.stats.decode_seconds = since(t0);
+    res.stats.decode_seconds = detail::seconds_since(t0);
     return res;
   }
 

@@ -63,6 +63,7 @@
 #include "arx/core/error.hpp"
 #include "arx/core/tensor.hpp"
 #include "arx/core/thread_pool.hpp"
+#include "arx/decoding/decode_result.hpp"
 #include "arx/decoding/prompt_lookup.hpp"
 #include "arx/decoding/speculative_sampling.hpp"
 #include "arx/decoding/speculative_tree.hpp"
@@ -331,14 +332,8 @@ class speculative_decoder {
   template <class OnToken>
   speculative_result generate(sequence<KV>& seq, std::span<const token_id> prompt,
                               std::int64_t max_tokens, OnToken&& on_token, token_id eos = -1) {
-    using clock = std::chrono::steady_clock;
-    const auto seconds = [](clock::time_point a) {
-      return std::chrono::duration<double>(clock::now() - a).count();
-    };
-    if (prompt.empty()) throw invalid_argument("speculative_decoder::generate: empty prompt");
-    if (max_tokens <= 0)
-      throw invalid_argument("speculative_decoder::generate: max_tokens " +
-                             std::to_string(max_tokens) + " must be > 0");
+    using clock = detail::decode_clock;
+    detail::check_decode_call("speculative_decoder::generate", prompt.size(), max_tokens);
     const auto start = clock::now();
     const std::int64_t n_vocab = target_.config().n_vocab;
     speculative_result res;
@@ -349,7 +344,7 @@ class speculative_decoder {
     if (prompt.size() > 1) {
       const auto t0 = clock::now();
       (void)target_.forward(seq, prompt.first(prompt.size() - 1), forward_request{rows::none});
-      stats_.prefill_seconds += seconds(t0);
+      stats_.prefill_seconds += detail::seconds_since(t0);
     } else if (base + 1 > seq.capacity()) {
       throw context_error("speculative_decoder::generate: the prompt does not fit the context");
     }
@@ -376,7 +371,7 @@ class speculative_decoder {
       auto t0 = clock::now();
       block_.clear();
       if (gamma > 0) drafter_.propose(history_, gamma, ds, rng_, block_);
-      stats_.draft_seconds += seconds(t0);
+      stats_.draft_seconds += detail::seconds_since(t0);
       const auto g = std::int64_t(block_.tokens.size());
       const bool tree = !block_.parents.empty();
       if (g > gamma || block_.q.size() != std::size_t(g * n_vocab) ||
@@ -439,7 +434,7 @@ class speculative_decoder {
         seq.truncate(base + h + v.accepted);  // KV of history[h-1] and the accepted drafts
         accepted_.assign(block_.tokens.begin(), block_.tokens.begin() + v.accepted);
       }
-      stats_.verify_seconds += seconds(t0);
+      stats_.verify_seconds += detail::seconds_since(t0);
       ++stats_.target_calls;
       stats_.drafted += g;
       stats_.accepted += v.accepted;
@@ -470,7 +465,7 @@ class speculative_decoder {
         break;
       }
     }
-    res.seconds = seconds(start);
+    res.seconds = detail::seconds_since(start);
     return res;
   }
 

@@ -94,15 +94,8 @@ TEST_CASE("momentum with alpha = 0 is greedy decoding", "[momentum]") {
   const tokens_t prompt = tiny::tokens(5, 96, 5);
   const tokens_t greedy = arx_test::plain_greedy(m, prompt, 60);
   arx::momentum_selector ms({.top_k = 4, .alpha = 0.0}, prompt);
-  auto seq = m.new_sequence();
-  auto r = m.forward(seq, prompt);
-  tokens_t out;
-  while (out.size() < 60) {
-    out.push_back(ms(r.logits.row(0)));
-    r = m.forward(seq, std::span(&out.back(), 1));
-  }
-  CHECK(out == greedy);
-  CHECK(ms.text().size() == prompt.size() + out.size());
+  CHECK(arx_test::decode_with(m, prompt, 60, ms) == greedy);
+  CHECK(ms.text().size() == prompt.size() + 60);
 }
 
 TEST_CASE("momentum with infinite resistance for l >= n repeats no n-gram", "[momentum]") {
@@ -125,13 +118,7 @@ TEST_CASE("momentum with infinite resistance for l >= n repeats no n-gram", "[mo
     const auto m = make(7);
     const tokens_t prompt = tiny::tokens(6, 96, 7);
     arx::momentum_selector ms({.top_k = 5, .alpha = 0.2, .resistance = r}, prompt);
-    auto seq = m.new_sequence();
-    auto res = m.forward(seq, prompt);
-    tokens_t out;
-    while (out.size() < 150) {
-      out.push_back(ms(res.logits.row(0)));
-      res = m.forward(seq, std::span(&out.back(), 1));
-    }
+    CHECK(arx_test::decode_with(m, prompt, 150, ms).size() == 150);
     CHECK(no_repeated_ngram(ms.text(), std::size_t(n)));
     CHECK(!no_repeated_ngram(arx_test::plain_greedy(m, prompt, 150), std::size_t(n)));
   }
