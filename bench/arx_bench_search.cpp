@@ -6,10 +6,10 @@
 //
 // Strategies (-s, comma-separated; default all): greedy (argmax), nucleus (top-p 0.95 at
 // temperature 1, seed = repetition), contrastive (-k, --alpha), momentum (--momentum-alpha),
-// jacobi (--jacobi M), beam (--beams N). Every strategy emits N tokens (-n; fewer when EOS ends it) from the same
-// prompts; greedy, nucleus and momentum also evaluate their last token, so each of them runs
-// one forward per token, as contrastive does (Jacobi and beam search leave their last token
-// unevaluated). Beam search's time is the whole search (its text is known only at the end).
+// jacobi (--jacobi M), beam (--beams N). Every strategy emits N tokens (-n; fewer when EOS
+// ends it) from the same prompts; greedy, nucleus and momentum also evaluate their last token,
+// so each of them runs one forward per token, as contrastive does (Jacobi and beam search leave
+// their last token unevaluated). Beam search's time is the whole search (its text is known only at the end).
 //
 // Prompts: -p TEXT (repeatable) or -f FILE (one prompt per line); default: eight story openings.
 // Each repetition (-r) runs every strategy on every prompt, in the order given, so the ratios

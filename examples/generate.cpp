@@ -353,8 +353,8 @@ arx::generate_result search(const options& o, const arx::transformer<KV>& model,
   res.n_prompt = d.stats.n_prompt;
   res.prompt_seconds = d.stats.prompt_seconds;
   res.generate_seconds = d.stats.decode_seconds;
-  report += line("forwards: %lld after the prompt (%lld tokens evaluated), %.3f tokens per forward\n",
-                 (long long)d.stats.forwards, (long long)d.stats.forward_tokens,
+  report += line("forwards: %lld after the prompt (%lld tokens evaluated), %.3f tokens per "
+                 "forward\n", (long long)d.stats.forwards, (long long)d.stats.forward_tokens,
                  d.stats.tokens_per_forward(std::int64_t(d.tokens.size())));
   return res;
 }

@@ -11,7 +11,8 @@
 // walk again:
 //   l = 0  v never occurred;
 //   l = 1  v occurred, but no n-gram of length >= 2 ending in v repeats;
-//   l = n  (x_{t-n+2}, ..., x_t, v) already occurs in the text (n <= max_n = resistance.size() - 1).
+//   l = n  (x_{t-n+2}, ..., x_t, v) already occurs in the text
+//          (n <= max_n = resistance.size() - 1).
 // score(v) = p(v) − α·R(l), p the softmax probability of the raw logits (double), R the
 // resistance table (default {0, 1, 3, 4, 5, 6}). The highest score wins (ties: the more probable,
 // then the lower id). α = 0 is greedy decoding.

@@ -157,8 +157,9 @@ class sequence {
   /// own rows [0, n) are never written, so they take no resident memory. base must be another
   /// sequence of the same model that holds its rows [0, n) itself (it may share a shorter prefix
   /// of its own; then that is the one shared), must outlive this sequence's use of them and
-  /// must not change them meanwhile (growing is fine; moving it is fine too). truncate() below n shrinks the shared
-  /// part; cache() is this sequence's own cache (rows below shared_prefix() unspecified).
+  /// must not change them meanwhile (growing or moving it is fine). truncate() below n shrinks
+  /// the shared part; cache() is this sequence's own cache (rows below shared_prefix()
+  /// unspecified).
   /// n outside [0, min(base.size(), capacity())], base == this, or base of another shape ->
   /// invalid_argument.
   void share_prefix(const sequence& base, std::int64_t n) {

@@ -31,8 +31,8 @@ inline double cosine(std::span<const float> a, std::span<const float> b) {
 
 /// n tokens after `prompt`; `off_top` counts the steps whose winner was not the most probable.
 template <class KV>
-tokens_t run(const arx::transformer<KV>& m, const tokens_t& prompt, int k,
-                          double alpha, std::size_t n, int& off_top) {
+tokens_t run(const arx::transformer<KV>& m, const tokens_t& prompt, int k, double alpha,
+             std::size_t n, int& off_top) {
   tokens_t text = prompt, out;
   const std::int64_t d = m.config().n_embd;
   while (out.size() < n) {
