@@ -23,7 +23,8 @@
 //   - with early_stopping, as soon as `width` hypotheses have finished;
 //   - without, when `width` have finished and the best live beam's score at its current length,
 //     s / length^length_penalty, is below the worst finished score (Hugging Face's heuristic
-//     with early_stopping=False; exact for length_penalty = 0 — log-probabilities only fall);
+//     with early_stopping=False). Exact for length_penalty <= 0, where a beam's score only
+//     falls as it grows; with length_penalty > 0 a longer continuation might still have won;
 //   - after max_tokens tokens, or when a beam's sequence is full (context_full): the live beams
 //     then join the hypotheses as unfinished.
 // The result's tokens are the best hypothesis (ending in EOS when it finished; reason eos);
@@ -53,7 +54,9 @@ ARX_NAMESPACE_BEGIN
 struct beam_params {
   int width = 4;                ///< beams kept (>= 1)
   double length_penalty = 1.0;  ///< score = log-probability / length^length_penalty (finite)
-  bool early_stopping = false;  ///< stop once `width` hypotheses have finished
+  /// true: stop once `width` hypotheses have finished; false: also go on while the best live
+  /// beam's current score is not below the worst finished one (see the file comment).
+  bool early_stopping = false;
 };
 
 struct beam_hypothesis {

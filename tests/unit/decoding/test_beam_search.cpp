@@ -1,7 +1,9 @@
 // Beam search (decoding/beam_search.hpp): width 1 is greedy; on a model with 6 tokens, the best
 // beam equals the exhaustive argmax over every continuation (log-probabilities from full
 // forwards, computed here) when the width covers the tree — with and without EOS, for several
-// length penalties, which change the winner; early stopping; errors.
+// length penalties, which change the winner; every step follows the documented rules (a slow
+// reference from full forwards: candidates, EOS ranks, kept hypotheses, both stopping modes);
+// early stopping; errors.
 #include <arx/core/thread_pool.hpp>
 #include <arx/decoding/beam_search.hpp>
 #include <arx/model/transformer.hpp>
@@ -9,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -59,6 +62,22 @@ double log_prob(const model_t& m, const tokens_t& prompt, const tokens_t& cont) 
   return total;
 }
 
+/// log p(v | prompt + cont) for every token v: one full forward, log_softmax in double.
+std::vector<double> next_log_probs(const model_t& m, const tokens_t& prompt,
+                                   const tokens_t& cont) {
+  tokens_t text = prompt;
+  text.insert(text.end(), cont.begin(), cont.end());
+  auto seq = m.new_sequence();
+  const auto r = m.forward(seq, text);
+  const auto row = r.logits.row(0);
+  double mx = -1e300, sum = 0;
+  for (const float x : row) mx = std::max(mx, double(x));
+  for (const float x : row) sum += std::exp(double(x) - mx);
+  std::vector<double> out;
+  for (const float x : row) out.push_back(double(x) - mx - std::log(sum));
+  return out;
+}
+
 struct best_t {
   tokens_t tokens;
   double score = -std::numeric_limits<double>::infinity();
@@ -87,6 +106,74 @@ best_t exhaustive(const model_t& m, const tokens_t& prompt, int n, arx::token_id
   return best;
 }
 
+/// The rules of beam_search.hpp's file comment, written out slowly and independently: each
+/// beam's next log-probabilities from a full forward of prompt + its tokens (no shared prefix,
+/// no clone, no batch); every candidate ranked; kept hypotheses re-sorted each time.
+struct reference_t {
+  std::vector<arx::beam_hypothesis> hypotheses;  // best first
+  std::int64_t forwards = 0;                     // steps that went on to a forward
+};
+
+reference_t reference(const model_t& m, arx::beam_params bp, const tokens_t& prompt,
+                      int max_tokens, arx::token_id eos) {
+  const auto V = arx::token_id(m.config().n_vocab);
+  const auto W = std::size_t(bp.width);
+  const auto score = [&](double lp, std::size_t n) {
+    return lp / std::pow(double(n), bp.length_penalty);
+  };
+  reference_t out;
+  auto& done = out.hypotheses;
+  const auto keep = [&](arx::beam_hypothesis h) {
+    h.score = score(h.log_prob, h.tokens.size());
+    done.push_back(std::move(h));
+    std::stable_sort(done.begin(), done.end(),
+                     [](const auto& a, const auto& b) { return a.score > b.score; });
+    if (done.size() > W) done.pop_back();
+  };
+  struct beam_t {
+    tokens_t tokens;
+    double log_prob;
+  };
+  struct cand_t {
+    double log_prob;
+    std::size_t beam;
+    arx::token_id token;
+  };
+  std::vector<beam_t> live = {{{}, 0.0}};
+  for (int len = 1;; ++len) {
+    std::vector<cand_t> cands;
+    for (std::size_t b = 0; b < live.size(); ++b) {
+      const std::vector<double> next = next_log_probs(m, prompt, live[b].tokens);  // {V}
+      for (arx::token_id v = 0; v < V; ++v)
+        cands.push_back({live[b].log_prob + next[std::size_t(v)], b, v});
+    }
+    std::sort(cands.begin(), cands.end(), [](const cand_t& a, const cand_t& b) {
+      if (a.log_prob != b.log_prob) return a.log_prob > b.log_prob;
+      return a.beam != b.beam ? a.beam < b.beam : a.token < b.token;
+    });
+    std::vector<beam_t> next;
+    for (std::size_t i = 0; i < std::min(cands.size(), 2 * W) && next.size() < W; ++i) {
+      tokens_t t = live[cands[i].beam].tokens;
+      t.push_back(cands[i].token);
+      if (cands[i].token != eos)
+        next.push_back({t, cands[i].log_prob});
+      else if (i < W)
+        keep({t, cands[i].log_prob, 0.0, true});
+    }
+    bool over = next.empty();
+    if (!over && done.size() == W)
+      over = bp.early_stopping || score(next.front().log_prob, std::size_t(len)) <
+                                      done.back().score;
+    if (over || len == max_tokens) {
+      if (!over)
+        for (const beam_t& b : next) keep({b.tokens, b.log_prob, 0.0, false});
+      return out;
+    }
+    ++out.forwards;
+    live = std::move(next);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("beam search with width 1 is greedy decoding", "[beam]") {
@@ -94,10 +181,12 @@ TEST_CASE("beam search with width 1 is greedy decoding", "[beam]") {
   for (const std::uint64_t seed : {1u, 2u, 3u}) {
     const auto m = make(seed, 96);
     const tokens_t prompt = tiny::tokens(5, 96, seed);
-    const auto r = beam(m, {.width = 1}, prompt, 30, -1, seed == 2 ? &pool : nullptr);
-    CHECK(r.tokens == arx_test::plain_greedy(m, prompt, 30));
-    CHECK(r.reason == arx::stop_reason::max_tokens);
-    CHECK(r.stats.forwards == 29);
+    for (const std::int64_t n : {1, 7, 30}) {
+      const auto r = beam(m, {.width = 1}, prompt, n, -1, seed == 2 ? &pool : nullptr);
+      CHECK(r.tokens == arx_test::plain_greedy(m, prompt, std::size_t(n)));
+      CHECK(r.reason == arx::stop_reason::max_tokens);
+      CHECK(r.stats.forwards == n - 1);
+    }
   }
 }
 
@@ -129,11 +218,59 @@ TEST_CASE("beam search finds the exhaustive argmax when the width covers the tre
                                                  : arx::stop_reason::max_tokens));
       winners.insert(want.tokens);
     }
-    // length penalty 0 prunes exactly: a width of 36 is enough with EOS too
-    const best_t want0 = exhaustive(m, prompt, 3, 0, 0.0);
-    CHECK(beam(m, {.width = 36, .length_penalty = 0.0}, prompt, 3, 0).tokens == want0.tokens);
+    // length penalties <= 0 prune exactly: a width of 36 is enough with EOS too
+    for (const double lp : {-1.0, 0.0}) {
+      const best_t want = exhaustive(m, prompt, 3, 0, lp);
+      CHECK(beam(m, {.width = 36, .length_penalty = lp}, prompt, 3, 0).tokens == want.tokens);
+    }
   }
   CHECK(winners.size() >= 3);  // the length penalty changed the winner
+}
+
+TEST_CASE("beam search follows its documented rules step by step", "[beam]") {
+  // Widths 1..3, penalties, both early-stopping modes, with EOS: the hypotheses (tokens,
+  // finished, log-probabilities, order) and the forward count equal the slow reference's.
+  int stops_differ = 0, results_differ = 0;
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    const auto m = make(seed, 6);
+    const tokens_t prompt = {2, 5};
+    for (const int width : {1, 2, 3})
+      for (const double lp : {-1.0, 0.0, 1.0, 2.0})
+      for (const arx::token_id eos : {1, 3}) {
+        std::vector<arx::beam_result> got;
+        for (const bool es : {true, false}) {
+          INFO("seed " << seed << ", width " << width << ", penalty " << lp << ", EOS " << eos
+                       << ", early " << es);
+          const arx::beam_params bp{.width = width, .length_penalty = lp, .early_stopping = es};
+          const reference_t want = reference(m, bp, prompt, 8, eos);
+          got.push_back(beam(m, bp, prompt, 8, eos));
+          const arx::beam_result& r = got.back();
+          CHECK(r.stats.forwards == want.forwards);
+          REQUIRE(r.hypotheses.size() == want.hypotheses.size());
+          for (std::size_t i = 0; i < want.hypotheses.size(); ++i) {
+            const auto &h = r.hypotheses[i], &w = want.hypotheses[i];
+            CHECK(h.tokens == w.tokens);
+            CHECK(h.finished == w.finished);
+            CHECK(h.log_prob == Approx(w.log_prob).margin(1e-9));
+            CHECK(h.score == Approx(w.score).margin(1e-9));
+          }
+          CHECK(r.tokens == want.hypotheses.front().tokens);
+          CHECK(r.reason == (want.hypotheses.front().finished ? arx::stop_reason::eos
+                                                              : arx::stop_reason::max_tokens));
+          if (es) {  // stopped at the step the width-th hypothesis finished, or out of tokens
+            const bool all_done = r.hypotheses.size() == std::size_t(width) &&
+                                  std::all_of(r.hypotheses.begin(), r.hypotheses.end(),
+                                              [](const auto& h) { return h.finished; });
+            CHECK((all_done || r.stats.forwards == 7));
+          }
+        }
+        stops_differ += got[0].stats.forwards != got[1].stats.forwards;
+        results_differ += got[0].tokens != got[1].tokens;
+      }
+  }
+  // the two modes are told apart: early stopping ends sooner, and sometimes with another winner
+  CHECK(stops_differ > 0);
+  CHECK(results_differ > 0);
 }
 
 TEST_CASE("beam search: early stopping, statistics, errors", "[beam]") {
