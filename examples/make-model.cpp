@@ -85,7 +85,11 @@ struct type_spec {
 constexpr type_spec types[] = {
     {"f32", arx::ggml_type::f32, 0},   {"f16", arx::ggml_type::f16, 1},
     {"bf16", arx::ggml_type::bf16, 32}, {"q8_0", arx::ggml_type::q8_0, 7},
-    {"q4_0", arx::ggml_type::q4_0, 2},
+    {"q4_0", arx::ggml_type::q4_0, 2},  {"q4_1", arx::ggml_type::q4_1, 3},
+    {"q5_0", arx::ggml_type::q5_0, 8},  {"q5_1", arx::ggml_type::q5_1, 9},
+    {"q2_k", arx::ggml_type::q2_k, 10}, {"q3_k", arx::ggml_type::q3_k, 11},
+    {"q4_k", arx::ggml_type::q4_k, 14}, {"q5_k", arx::ggml_type::q5_k, 16},
+    {"q6_k", arx::ggml_type::q6_k, 18},
 };
 
 constexpr std::int64_t n_special = 3, n_byte_tokens = 256;
@@ -101,8 +105,9 @@ void usage(std::FILE* out) {
       "                   42m   (512 x 8 layers, 8 heads, ffn 1376; stories42M)\n"
       "                   15m   (288 x 6 layers, 6 heads, ffn 768; stories15M)\n"
       "                   tiny  (64 x 2 layers, 4 heads, 2 KV, ffn 128, vocab 512)\n"
-      "  --type TYPE      f32, f16, bf16, q8_0 or q4_0: every matrix, token_embd and output\n"
-      "                   included (norm vectors are f32)\n"
+      "  --type TYPE      f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k\n"
+      "                   or q6_k: every matrix, token_embd and output included (norm vectors\n"
+      "                   are f32; the K-quants need widths that are multiples of 256)\n"
       "  -o, --output FILE  the GGUF file to write (replaced atomically)\n"
       "  --seed N         random seed (default 1)\n"
       "  --vocab N        vocabulary size (default: the shape's; at least 260)\n"
@@ -279,14 +284,16 @@ void encode_rows(std::span<const float> x, std::byte* dst) {
 }
 
 void encode(arx::ggml_type type, std::span<const float> x, std::byte* dst) {
-  switch (type) {
-    case arx::ggml_type::f32: std::memcpy(dst, x.data(), x.size() * sizeof(float)); break;
-    case arx::ggml_type::f16: encode_rows<arx::f16>(x, dst); break;
-    case arx::ggml_type::bf16: encode_rows<arx::bf16>(x, dst); break;
-    case arx::ggml_type::q8_0: encode_rows<arx::block_q8_0>(x, dst); break;
-    case arx::ggml_type::q4_0: encode_rows<arx::block_q4_0>(x, dst); break;
-    default: throw arx::unsupported_error("make-model cannot encode " + arx::type_name(type));
-  }
+  arx::visit_dtype(
+      type,
+      [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        if constexpr (std::is_same_v<T, float>)
+          std::memcpy(dst, x.data(), x.size() * sizeof(float));
+        else
+          encode_rows<T>(x, dst);
+      },
+      "make-model");
 }
 
 struct builder {

@@ -26,4 +26,15 @@ inline std::vector<std::filesystem::path> reference_files(const std::string& sub
   return out;
 }
 
+/// Every directory directly under reference_dir()/sub, sorted.
+inline std::vector<std::filesystem::path> reference_subdirs(const std::string& sub) {
+  std::vector<std::filesystem::path> out;
+  const auto dir = reference_dir() / sub;
+  if (!std::filesystem::is_directory(dir)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_directory()) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace arx_test

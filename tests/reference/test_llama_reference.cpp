@@ -327,32 +327,6 @@ constexpr tolerance f16_tol{5e-3};
 constexpr tolerance bf16_tol{4e-2};
 constexpr tolerance quant_tol{0.15, 0.035};
 
-// The weight types arx computes with (issue 3); anything else must be refused at load.
-/// Whether an error message names tensor `t` as a whole word ("output.weight" is not named by
-/// "blk.0.attn_output.weight").
-bool names_tensor(const std::string& what, const std::string& t) {
-  auto part = [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_';
-  };
-  for (auto at = what.find(t); at != std::string::npos; at = what.find(t, at + 1)) {
-    const bool starts = at == 0 || !part(what[at - 1]);
-    const bool ends = at + t.size() == what.size() || !part(what[at + t.size()]);
-    if (starts && ends) return true;
-  }
-  return false;
-}
-
-Catch::Matchers::Generic::PredicateMatcher<std::string> names(const std::string& t) {
-  return Catch::Predicate<std::string>(
-      [t](const std::string& what) { return names_tensor(what, t); }, "names tensor " + t);
-}
-
-bool supported(arx::ggml_type t) {
-  using arx::ggml_type;
-  return t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16 ||
-         t == ggml_type::q8_0 || t == ggml_type::q4_0;
-}
-
 }  // namespace
 
 TEST_CASE("llama forward matches llama.cpp on stories260K", "[llama][golden]") {
@@ -420,55 +394,29 @@ TEST_CASE("llama forward matches llama.cpp on tiny-q.q8_0 (Q8_0 weights)",
   check_golden<float>("tiny-q.q8_0", {quant_tol});
 }
 
-TEST_CASE("llama weights refuse tiny-q.q4_0: its output.weight is Q6_K",
+TEST_CASE("llama forward matches llama.cpp on every quantized tiny-q file",
           "[llama][golden][tiny-q]") {
-  const auto path = model_path("tiny-q.q4_0").string();
-  {
-    const auto f = arx::gguf::open(path);
-    const auto* out = f.find_tensor("output.weight");
-    REQUIRE(out != nullptr);
-    REQUIRE(out->type == arx::ggml_type::q6_k);
-    for (const auto& t : f.tensors())
-      if (t.name != "output.weight") CHECK(supported(t.type));  // the only unsupported tensor
+  // llama.cpp's quantizer mixes types per file (q4_0/q4_1/q5_0/q5_1: output.weight in Q6_K;
+  // q4_k_m/q5_k_m: output, blk.1.attn_v and blk.1.ffn_down in Q6_K; q2_k: Q2_K + Q3_K; q3_k_m:
+  // Q3_K/Q4_K/Q5_K). Every golden/tiny-q.<type> directory found on disk is checked with the
+  // README's quantized bounds (max 0.15, RMS 0.035, confident top-1s identical); the per-type
+  // max and RMS are printed (WARN) for the issue notes.
+  std::set<arx::ggml_type> seen;
+  int files = 0;
+  for (const auto& dir : arx_test::reference_subdirs("golden")) {
+    const std::string model = dir.filename().string();
+    if (model.rfind("tiny-q.", 0) != 0) continue;
+    if (model == "tiny-q.f32" || model == "tiny-q.f16" || model == "tiny-q.bf16") continue;
+    const auto f = arx::gguf::open(model_path(model).string());
+    for (const auto& t : f.tensors()) seen.insert(t.type);
+    check_golden<float>(model, {quant_tol});
+    ++files;
   }
-  REQUIRE_THROWS_TYPED((void)arx::llama_weights::load(path), arx::unsupported_error,
-                       names("output.weight") && Catch::Contains("Q6_K"));
-  REQUIRE_THROWS_TYPED((void)arx::transformer<>::load(path), arx::unsupported_error,
-                       names("output.weight"));
-}
-
-TEST_CASE("every tiny-q model either loads or is refused naming an unsupported tensor",
-          "[llama][golden][tiny-q]") {
-  // The models with types arx has no kernel for (q4_1, q5_*, k-quants) must be refused at load,
-  // with an unsupported_error that names one of the offending tensors; the others must load.
-  std::size_t refused = 0, loaded = 0;
-  for (const auto& p : arx_test::reference_files("models", ".gguf")) {
-    const std::string name = p.filename().string();
-    if (name.rfind("tiny-q.", 0) != 0) continue;
-    INFO(name);
-    std::set<std::string> bad;
-    {
-      const auto f = arx::gguf::open(p.string());
-      for (const auto& t : f.tensors())
-        if (!supported(t.type)) bad.insert(t.name);
-    }
-    if (bad.empty()) {
-      CHECK_NOTHROW(arx::llama_weights::load(p.string()));
-      ++loaded;
-      continue;
-    }
-    ++refused;
-    try {
-      (void)arx::llama_weights::load(p.string());
-      FAIL_CHECK("loaded although " << bad.size() << " tensors have types without kernels, e.g. "
-                                    << *bad.begin());
-    } catch (const arx::unsupported_error& e) {
-      const std::string what = e.what();
-      INFO("unsupported_error: " << what);
-      CHECK(std::any_of(bad.begin(), bad.end(),
-                        [&](const std::string& t) { return names_tensor(what, t); }));
-    }
+  CHECK(files >= 10);
+  for (const auto t : {arx::ggml_type::q4_1, arx::ggml_type::q5_0, arx::ggml_type::q5_1,
+                       arx::ggml_type::q2_k, arx::ggml_type::q3_k, arx::ggml_type::q4_k,
+                       arx::ggml_type::q5_k, arx::ggml_type::q6_k}) {
+    INFO(arx::type_name(t));
+    CHECK(seen.count(t) == 1);
   }
-  CHECK(loaded >= 4);   // f32, f16, bf16, q8_0
-  CHECK(refused >= 1);  // q4_0 at least (Q6_K output)
 }

@@ -12,6 +12,10 @@
 //   block_q8_0  (34 bytes, 32 values): f16 d; int8 qs[32];     x[i] = d * qs[i]
 //   block_q4_0  (18 bytes, 32 values): f16 d; uint8 qs[16];    x[i]      = d * ((qs[i] & 15) - 8)
 //                                                              x[i + 16] = d * ((qs[i] >> 4) - 8)
+// and the other block types of ggml's files (Q4_1, Q5_0, Q5_1 with 32 values per block, the
+// K-quants Q2_K..Q6_K with 256 values in "super-blocks" of 16 or 32-value sub-blocks, each with its
+// own small integer scale): their layouts are documented at each struct below and decoded in
+// arx/ops/kquants.hpp.
 #pragma once
 
 #include <array>
@@ -106,6 +110,86 @@ struct block_q4_0 {
 };
 static_assert(sizeof(block_q4_0) == 18 && alignof(block_q4_0) == 2);
 
+inline constexpr int qk_k = 256;  // values per K-quant super-block
+
+/// Q4_1 (20 bytes, 32 values): x[i] = d * (qs[i] & 15) + m, x[i + 16] = d * (qs[i] >> 4) + m.
+struct block_q4_1 {
+  f16 d, m;                   // scale, offset (the block's minimum)
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(block_q4_1) == 20 && alignof(block_q4_1) == 2);
+
+/// Q5_0 (22 bytes, 32 values): 5-bit quants q = low nibble (as Q4_0) | bit i of qh << 4 for value
+/// i (qh read as a little-endian uint32, bits 16-31 for values 16-31); x = d * (q - 16).
+struct block_q5_0 {
+  f16 d;
+  std::uint8_t qh[4];         // fifth bits
+  std::uint8_t qs[16];        // low nibbles: value i, high nibbles: value i + 16
+};
+static_assert(sizeof(block_q5_0) == 22 && alignof(block_q5_0) == 2);
+
+/// Q5_1 (24 bytes, 32 values): as Q5_0 with x = d * q + m (q in 0..31).
+struct block_q5_1 {
+  f16 d, m;
+  std::uint8_t qh[4];
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(block_q5_1) == 24 && alignof(block_q5_1) == 2);
+
+/// Q2_K (84 bytes, 256 values): 16 sub-blocks of 16; scales[s] = 4-bit scale | 4-bit min << 4;
+/// 2-bit quants, x = d * (scales[s] & 15) * q - dmin * (scales[s] >> 4). Values 128h + 32j + l
+/// (l < 32) sit in bits 2j..2j+1 of qs[32h + l]; sub-block s = value / 16.
+struct block_q2_k {
+  std::uint8_t scales[qk_k / 16];
+  std::uint8_t qs[qk_k / 4];
+  f16 d, dmin;
+};
+static_assert(sizeof(block_q2_k) == 84 && alignof(block_q2_k) == 2);
+
+/// Q3_K (110 bytes, 256 values): 16 sub-blocks of 16 with 6-bit scales (12 bytes: low nibbles in
+/// bytes 0-7, high 2-bit pairs in bytes 8-11), stored + 32; 3-bit quants = 2 low bits as in Q2_K
+/// and a high bit in hmask (value 32j + l, j < 8: bit j of hmask[l]), q = low - (high ? 0 : 4);
+/// x = d * (scale - 32) * q.
+struct block_q3_k {
+  std::uint8_t hmask[qk_k / 8];
+  std::uint8_t qs[qk_k / 4];
+  std::uint8_t scales[12];
+  f16 d;
+};
+static_assert(sizeof(block_q3_k) == 110 && alignof(block_q3_k) == 2);
+
+/// Q4_K (144 bytes, 256 values): 8 sub-blocks of 32 with 6-bit scale and min (12 packed bytes);
+/// values 64j + l and 64j + 32 + l (l < 32) are the low and high nibble of qs[32j + l];
+/// x = d * scale * q - dmin * min.
+struct block_q4_k {
+  f16 d, dmin;
+  std::uint8_t scales[12];
+  std::uint8_t qs[qk_k / 2];
+};
+static_assert(sizeof(block_q4_k) == 144 && alignof(block_q4_k) == 2);
+
+/// Q5_K (176 bytes, 256 values): Q4_K plus a fifth bit per value: value 64j + l takes bit 2j of
+/// qh[l], value 64j + 32 + l bit 2j + 1.
+struct block_q5_k {
+  f16 d, dmin;
+  std::uint8_t scales[12];
+  std::uint8_t qh[qk_k / 8];
+  std::uint8_t qs[qk_k / 2];
+};
+static_assert(sizeof(block_q5_k) == 176 && alignof(block_q5_k) == 2);
+
+/// Q6_K (210 bytes, 256 values): 16 sub-blocks of 16 with int8 scales; 6-bit quants, low 4 bits
+/// in ql, high 2 bits in qh; x = d * scales[s] * (q - 32). In each half h (128 values) value
+/// 128h + 32k + l (k < 4, l < 32) takes nibble k / 2 of ql[64h + 32 (k & 1) + l] and bits 2k..2k+1
+/// of qh[32h + l].
+struct block_q6_k {
+  std::uint8_t ql[qk_k / 2];
+  std::uint8_t qh[qk_k / 4];
+  std::int8_t scales[qk_k / 16];
+  f16 d;
+};
+static_assert(sizeof(block_q6_k) == 210 && alignof(block_q6_k) == 2);
+
 // ---- traits ------------------------------------------------------------------------------------
 
 /// dtype_traits<T>: for each storage type T arx has kernels for:
@@ -147,11 +231,37 @@ struct dtype_traits<block_q4_0> {
   using dot_type = block_q8_0;
 };
 
+/// The other block types decode to f32 on the fly and take f32 activations (dot_type float).
+#define ARX_DECODED_TRAITS(T, id, be)                \
+  template <>                                        \
+  struct dtype_traits<T> {                           \
+    static constexpr ggml_type type = ggml_type::id; \
+    static constexpr int block_elems = be;           \
+    using dot_type = float;                          \
+  };
+ARX_DECODED_TRAITS(block_q4_1, q4_1, 32)
+ARX_DECODED_TRAITS(block_q5_0, q5_0, 32)
+ARX_DECODED_TRAITS(block_q5_1, q5_1, 32)
+ARX_DECODED_TRAITS(block_q2_k, q2_k, qk_k)
+ARX_DECODED_TRAITS(block_q3_k, q3_k, qk_k)
+ARX_DECODED_TRAITS(block_q4_k, q4_k, qk_k)
+ARX_DECODED_TRAITS(block_q5_k, q5_k, qk_k)
+ARX_DECODED_TRAITS(block_q6_k, q6_k, qk_k)
+#undef ARX_DECODED_TRAITS
+
 template <class... Ts>
 struct type_list {};
 
 /// Every storage type arx computes with. Dispatchers and typed tests iterate this list.
-using compute_types = type_list<float, f16, bf16, block_q8_0, block_q4_0>;
+using compute_types = type_list<float, f16, bf16, block_q8_0, block_q4_0, block_q4_1, block_q5_0,
+                                block_q5_1, block_q2_k, block_q3_k, block_q4_k, block_q5_k,
+                                block_q6_k>;
+
+/// The block types that decode to f32 (no int8 kernel): Q4_1, Q5_0, Q5_1 and the K-quants.
+template <class T>
+inline constexpr bool is_decoded_type_v =
+    dtype_traits<std::remove_const_t<T>>::block_elems > 1 &&
+    std::is_same_v<typename dtype_traits<std::remove_const_t<T>>::dot_type, float>;
 
 template <class T>
 concept storage_type = requires { dtype_traits<std::remove_const_t<T>>::type; };

@@ -3,6 +3,7 @@
 //   dot(std::span<const T> w, std::span<const float> x)               w: [n] of T, x: [n] f32
 //   dot(std::span<const block_q8_0> w, std::span<const block_q8_0> x) int8 dot, Q8_0 activations
 //   dot(std::span<const block_q4_0> w, std::span<const block_q8_0> x) int8 dot, Q8_0 activations
+//   dot(std::span<const W> w, std::span<const block_q8_0> x)          W: Q4_1 .. Q6_K (kquants.hpp)
 //
 // `w` holds n / block_elems storage units; lengths that disagree throw arx::shape_error. The
 // Q8_0-activation forms are what gemv/gemm use for quantized weights (dtype_traits<T>::dot_type):
@@ -869,7 +870,12 @@ float block_f32_dot(std::span<const W> w, std::span<const float> x) {
 template <class T>
 float dot(std::span<const T> w, std::span<const float> x) {
   detail::check_dot<T>(w.size(), x.size());
-  if constexpr (is_block_type_v<T>) {
+  if constexpr (is_decoded_type_v<T>) {
+    const float* xp = x.data();
+    float out;
+    detail::decoded_row<T, 1>(w.data(), w.size(), &xp, &out);
+    return out;
+  } else if constexpr (is_block_type_v<T>) {
     return detail::block_f32_dot(w, x);
   } else {
     const float* xp = x.data();
@@ -877,6 +883,14 @@ float dot(std::span<const T> w, std::span<const float> x) {
     detail::float_row<T, 1>(w.data(), w.size(), &xp, &out);
     return out;
   }
+}
+
+/// w: [n] of Q4_1, Q5_0, Q5_1 or a K-quant · x: [n] as Q8_0 blocks (the int8 form llama.cpp
+/// computes; gemv/gemm take f32 activations for these types).
+template <class W>
+  requires is_decoded_type_v<W>
+float dot(std::span<const W> w, std::span<const block_q8_0> x) {
+  return ref::dot_q8(w, x);
 }
 
 /// w: [n] Q8_0 or Q4_0 · x: [n] as Q8_0 blocks; the same bits as the matching gemv row.

@@ -18,6 +18,8 @@
 // ones, so each of the row kernel's two accumulator passes reads consecutive lines); the split
 // tokens live in a per-thread buffer of n * cols floats kept between calls.
 //
+// Q4_1, Q5_0, Q5_1 and the K-quants always take the next path, decoding each row unit once per
+// group of up to four tokens (kquants.hpp).
 // Otherwise (fewer tokens, other ISA tiers): rows are taken in tiles of about
 // `row_tile_bytes`; each tile is read from
 // memory once, by a first pass over two tokens that prefetches ahead, and stays in L2 while the
@@ -310,30 +312,33 @@ void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
     });
   } else {
 #if ARX_SIMD && defined(ARX_HAS_AVX512)
-    if (cols % 32 == 0 && cols && n >= detail::min_unpack_tokens) {
-      // rows copied as they are (aligned); chunks of 16 values are the groups
-      // Rows and tokens parity-split (float_split_chunk in dot.hpp): even chunks, then odd ones.
-      const std::size_t nc = cols / 16, half = cols / 2;
-      const auto split = [nc, half]<class U>(const U* src, U* dst) {
-        for (std::size_t c = 0; c < nc; ++c)
-          std::memcpy(dst + (c & 1) * half + (c / 2) * 16, src + c * 16, 16 * sizeof(U));
-      };
-      float* xsp = detail::split_tokens_buffer(n * cols);
-      detail::for_row_ranges(pool, n, cols, [&](std::size_t tb, std::size_t te) {
-        for (std::size_t t = tb; t < te; ++t) split(x.row(std::int64_t(t)).data(), xsp + t * cols);
-      });
-      detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
-        detail::tiled_gemm<detail::float_tile_rows, detail::float_tile_tokens, W>(
-            rb, re, n, nc, cols, 16 * sizeof(W), cols * sizeof(float),
-            [&](std::size_t r, W* out) { split(w_row(r), out); },
-            [&](std::size_t t) -> const float* { return xsp + t * cols; },
-            [nc]<int RR, int TT>(const W* const* wp, const float* const* xp, std::size_t c0,
-                               std::size_t c1, __m512* even, __m512* odd, bool resume) {
-              detail::float_split_chunk<RR, TT>(wp, xp, c0, c1, nc, even, odd, resume);
-            },
-            y);
-      });
-      return;
+    if constexpr (!is_decoded_type_v<W>) {
+      if (cols % 32 == 0 && cols && n >= detail::min_unpack_tokens) {
+        // rows copied as they are (aligned); chunks of 16 values are the groups
+        // Rows and tokens parity-split (float_split_chunk in dot.hpp): even chunks, then odd ones.
+        const std::size_t nc = cols / 16, half = cols / 2;
+        const auto split = [nc, half]<class U>(const U* src, U* dst) {
+          for (std::size_t c = 0; c < nc; ++c)
+            std::memcpy(dst + (c & 1) * half + (c / 2) * 16, src + c * 16, 16 * sizeof(U));
+        };
+        float* xsp = detail::split_tokens_buffer(n * cols);
+        detail::for_row_ranges(pool, n, cols, [&](std::size_t tb, std::size_t te) {
+          for (std::size_t t = tb; t < te; ++t)
+            split(x.row(std::int64_t(t)).data(), xsp + t * cols);
+        });
+        detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
+          detail::tiled_gemm<detail::float_tile_rows, detail::float_tile_tokens, W>(
+              rb, re, n, nc, cols, 16 * sizeof(W), cols * sizeof(float),
+              [&](std::size_t r, W* out) { split(w_row(r), out); },
+              [&](std::size_t t) -> const float* { return xsp + t * cols; },
+              [nc]<int RR, int TT>(const W* const* wp, const float* const* xp, std::size_t c0,
+                                 std::size_t c1, __m512* even, __m512* odd, bool resume) {
+                detail::float_split_chunk<RR, TT>(wp, xp, c0, c1, nc, even, odd, resume);
+              },
+              y);
+        });
+        return;
+      }
     }
 #endif
     detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
@@ -341,7 +346,10 @@ void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
         return [&, t0, pf]<int NT>(const W* row, float* out) {
           const float* xs[NT];
           for (int t = 0; t < NT; ++t) xs[t] = x.row(std::int64_t(t0) + t).data();
-          detail::float_row<W, NT>(row, cols, xs, out, pf);
+          if constexpr (is_decoded_type_v<W>)
+            detail::decoded_row<W, NT>(row, units, xs, out);
+          else
+            detail::float_row<W, NT>(row, cols, xs, out, pf);
         };
       });
     });

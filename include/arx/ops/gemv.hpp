@@ -6,7 +6,9 @@
 // `any_tensor_view` (type known at run time, e.g. from a GGUF file). For quantized W (Q8_0, Q4_0)
 // x is quantized to Q8_0 once and every row takes an int8 dot product: the weights are the only
 // large stream, so this runs at memory speed. That needs gemv_scratch_bytes(type, cols) bytes of
-// scratch; pass a buffer to avoid one allocation per call (0 bytes for f32/f16/bf16). With a
+// scratch; pass a buffer to avoid one allocation per call (0 bytes for f32/f16/bf16 and for the
+// other block types — Q4_1, Q5_0, Q5_1, K-quants — which decode each block to f32 and take f32 x,
+// arx/ops/kquants.hpp). With a
 // thread_pool the rows are split into one contiguous range per thread; every row is computed
 // exactly as without the pool, so y does not depend on the thread count.
 //
@@ -191,8 +193,13 @@ void gemv(tensor_view<T> w, std::span<const float> x, std::span<float> y,
   } else {
     const float* xp = x.data();
     detail::for_row_ranges(pool, rows, cols, [&](std::size_t rb, std::size_t re) {
-      for (std::size_t r = rb; r < re; ++r)
-        detail::float_row<W, 1>(w.row(std::int64_t(r)).data(), cols, &xp, &y[r]);
+      for (std::size_t r = rb; r < re; ++r) {
+        if constexpr (is_decoded_type_v<W>)
+          detail::decoded_row<W, 1>(w.row(std::int64_t(r)).data(),
+                                    cols / std::size_t(dtype_traits<W>::block_elems), &xp, &y[r]);
+        else
+          detail::float_row<W, 1>(w.row(std::int64_t(r)).data(), cols, &xp, &y[r]);
+      }
     });
   }
 }

@@ -5,7 +5,8 @@
 // (be = dtype_traits<T>::block_elems)
 //
 // for T in arx::compute_types. float copies, f16/bf16 convert (round to nearest even), and the
-// block types follow GGUF/ggml's reference quantizers so the bytes match llama.cpp's files:
+// Q8_0/Q4_0 follow GGUF/ggml's reference quantizers so the bytes match llama.cpp's files (the
+// other block types use arx's own quantizers, see arx/ops/kquants.hpp):
 //   Q8_0  d = amax / 127,  id = 1/d,  q = round(x * id)            (round half away from zero)
 //   Q4_0  d = m / -8 (m: the value of largest magnitude, first one on ties, with its sign),
 //         id = 1/d,  q = min(15, trunc(fma(x, id, 8.5)))   stored as q, value = d * (q - 8)
@@ -38,6 +39,7 @@
 #include "arx/core/error.hpp"
 #include "arx/core/half.hpp"
 #include "arx/ops/convert.hpp"
+#include "arx/ops/kquants.hpp"
 #include "arx/simd/x86.hpp"
 
 ARX_DIAG_PUSH
@@ -45,14 +47,6 @@ ARX_NAMESPACE_BEGIN
 namespace ops {
 
 namespace detail {
-/// 1/d, or 0 when d is 0 or so small (subnormal) that 1/d overflows: multiplying by an infinite
-/// id would give ±inf/NaN quants, whose conversion to int is undefined.
-inline float inverse_scale(float d) noexcept {
-  if (d == 0.0f) return 0.0f;
-  const float id = 1.0f / d;
-  return std::isfinite(id) ? id : 0.0f;
-}
-
 template <class T>
 void check_row(std::size_t values, std::size_t units, const char* what) {
   constexpr std::size_t be = std::size_t(dtype_traits<T>::block_elems);
@@ -243,7 +237,7 @@ void quantize_row(std::span<const float> x, std::span<T> out) {
     convert(x, out);
   } else {
 #if ARX_SIMD && defined(ARX_HAS_AVX512)
-    constexpr bool vec = true;
+    constexpr bool vec = !is_decoded_type_v<T>;
 #elif ARX_SIMD && defined(ARX_HAS_AVX2)
     constexpr bool vec = std::is_same_v<T, block_q8_0>;
 #else
@@ -268,11 +262,13 @@ void dequantize_row(std::span<const T> in, std::span<float> out) {
     convert(in, out);
   } else {
 #if ARX_SIMD && defined(ARX_HAS_AVX512)
-    for (std::size_t b = 0; b < in.size(); ++b)
-      detail::dequantize_block_vec(in[b], out.data() + b * dtype_traits<T>::block_elems);
-#else
-    ref::dequantize_row(in, out);
+    if constexpr (!is_decoded_type_v<T>) {
+      for (std::size_t b = 0; b < in.size(); ++b)
+        detail::dequantize_block_vec(in[b], out.data() + b * dtype_traits<T>::block_elems);
+      return;
+    }
 #endif
+    ref::dequantize_row(in, out);
   }
 }
 

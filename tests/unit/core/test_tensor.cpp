@@ -61,7 +61,7 @@ TEST_CASE("type_info covers block sizes, visit_dtype dispatches and rejects", "[
     return int(sizeof(typename decltype(t)::type));
   });
   CHECK(size == 2);
-  CHECK_THROWS_AS(arx::visit_dtype(arx::ggml_type::q4_k, [](auto) { return 0; }),
+  CHECK_THROWS_AS(arx::visit_dtype(arx::ggml_type::iq2_xxs, [](auto) { return 0; }),
                   arx::unsupported_error);
 }
 

@@ -614,8 +614,8 @@ TEST_CASE("llama_weights surfaces bad files with typed errors naming the tensor"
   SECTION("matrix type without a kernel") {
     for (const char* name : {"blk.1.attn_output.weight", "token_embd.weight", "output.weight"}) {
       tiny::params p;
-      p.type_override[name] = arx::ggml_type::q4_1;
-      REQUIRE_THROWS_TYPED(load(p), arx::unsupported_error, Contains(name) && Contains("Q4_1"));
+      p.type_override[name] = arx::ggml_type::iq4_nl;
+      REQUIRE_THROWS_TYPED(load(p), arx::unsupported_error, Contains(name) && Contains("IQ4_NL"));
     }
   }
   SECTION("norm vector type other than F32/F16/BF16") {

@@ -24,7 +24,7 @@ using ops_test::shape;
 template <class T>
 std::vector<shape> shapes() {
   if constexpr (arx::is_block_type_v<T>)
-    return {{1, 32}, {7, 96}, {33, 4096}};
+    return {{1, ops_test::fit<T>(32)}, {7, ops_test::fit<T>(96)}, {33, 4096}};
   else
     return {{1, 32}, {7, 96}, {5, 33}, {33, 4096}};  // f32 33x4096 spans two row tiles
 }
@@ -79,16 +79,16 @@ void check_gemm(shape s, std::size_t n) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("gemm: every token equals gemv alone, bit for bit, and matches Eigen",
-                   "[ops][gemm]", float, arx::f16, arx::bf16, block_q8_0, block_q4_0) {
+                   "[ops][gemm]", ARX_OPS_ALL_TYPES) {
   for (const shape s : shapes<TestType>())
     for (std::size_t n : {1, 2, 5, 16, 41}) check_gemm<TestType>(s, n);  // 16, 41: register tiles
 }
 
-TEMPLATE_TEST_CASE("gemm: a token's result does not depend on its batch", "[ops][gemm]", float,
-                   arx::f16, arx::bf16, block_q8_0, block_q4_0) {
+TEMPLATE_TEST_CASE("gemm: a token's result does not depend on its batch", "[ops][gemm]",
+                   ARX_OPS_ALL_TYPES) {
   // The same token at position 0 of a batch of 1, position 2 of 3 and position 6 of 7.
   ops_test::rng r(61);
-  const std::size_t rows = 6, cols = 1056;
+  const std::size_t rows = 6, cols = ops_test::fit<TestType>(1056);
   const auto w = ops_test::random_units<TestType>(
       r, rows * cols / std::size_t(arx::dtype_traits<TestType>::block_elems));
   const arx::tensor_view<const TestType> wv(w.data(), {std::int64_t(rows), std::int64_t(cols)});
@@ -105,9 +105,9 @@ TEMPLATE_TEST_CASE("gemm: a token's result does not depend on its batch", "[ops]
 }
 
 TEMPLATE_TEST_CASE("gemm: runtime-typed entry and caller scratch give the same bits",
-                   "[ops][gemm]", float, arx::f16, arx::bf16, block_q8_0, block_q4_0) {
+                   "[ops][gemm]", ARX_OPS_ALL_TYPES) {
   ops_test::rng r(62);
-  const std::size_t rows = 5, cols = 96, n = 6;
+  const std::size_t rows = 5, cols = ops_test::fit<TestType>(96), n = 6;
   const auto w = ops_test::random_units<TestType>(
       r, rows * cols / std::size_t(arx::dtype_traits<TestType>::block_elems));
   const arx::tensor_view<const TestType> wv(w.data(), {std::int64_t(rows), std::int64_t(cols)});

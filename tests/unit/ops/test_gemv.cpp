@@ -25,7 +25,8 @@ using ops_test::shape;
 template <class T>
 std::vector<shape> shapes() {
   if constexpr (arx::is_block_type_v<T>)
-    return {{1, 32}, {7, 96}, {3, 1056}, {33, 4096}};
+    return {{1, ops_test::fit<T>(32)}, {7, ops_test::fit<T>(96)}, {3, ops_test::fit<T>(1056)},
+            {33, 4096}};
   else
     return {{1, 1}, {1, 32}, {5, 33}, {7, 96}, {4, 4095}, {33, 4096}};
 }
@@ -95,30 +96,30 @@ void check_gemv(shape s, std::size_t pad, std::size_t off) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("gemv: fast and reference against Eigen, rows equal to dot", "[ops][gemv]",
-                   float, arx::f16, arx::bf16, block_q8_0, block_q4_0) {
+                   ARX_OPS_ALL_TYPES) {
   for (const shape s : shapes<TestType>()) check_gemv<TestType>(s, 0, 0);
 }
 
-TEMPLATE_TEST_CASE("gemv: strided and misaligned weight rows", "[ops][gemv]", float, arx::f16,
-                   arx::bf16, block_q8_0, block_q4_0) {
-  const std::size_t cols = arx::is_block_type_v<TestType> ? 1120 : 133;
+TEMPLATE_TEST_CASE("gemv: strided and misaligned weight rows", "[ops][gemv]", ARX_OPS_ALL_TYPES) {
+  const std::size_t cols = arx::is_block_type_v<TestType> ? ops_test::fit<TestType>(1120) : 133;
   for (std::size_t pad : {1, 3})
     for (std::size_t off : {1, 2, 7}) check_gemv<TestType>({5, cols}, pad, off);
 }
 
 TEMPLATE_TEST_CASE("gemv: runtime-typed entry and caller scratch give the same bits",
-                   "[ops][gemv]", float, arx::f16, arx::bf16, block_q8_0, block_q4_0) {
+                   "[ops][gemv]", ARX_OPS_ALL_TYPES) {
   ops_test::rng r(41);
-  const shape s{9, 1056};
+  constexpr std::size_t cols = ops_test::fit<TestType>(1056);
+  const shape s{9, cols};
   const weights<TestType> w(r, s);
   const auto x = ops_test::random_floats(r, s.cols);
   std::vector<float> a(s.rows), b(s.rows), c(s.rows);
   arx::ops::gemv(w.view, std::span<const float>(x), std::span<float>(a));
   const arx::any_tensor_view any(w.view, "blk.0.ffn_up.weight");
   arx::ops::gemv(any, std::span<const float>(x), std::span<float>(b));
-  const std::size_t need = arx::ops::gemv_scratch_bytes(arx::dtype_traits<TestType>::type, 1056);
-  CHECK(need == arx::ops::gemv_scratch_bytes<TestType>(1056));
-  CHECK((need == 0) == !arx::is_block_type_v<TestType>);
+  const std::size_t need = arx::ops::gemv_scratch_bytes(arx::dtype_traits<TestType>::type, cols);
+  CHECK(need == arx::ops::gemv_scratch_bytes<TestType>(cols));
+  CHECK((need == 0) == (!arx::is_block_type_v<TestType> || arx::is_decoded_type_v<TestType>));
   std::vector<std::byte> scratch(need + 3);
   arx::ops::gemv(w.view, std::span<const float>(x), std::span<float>(c),
                  std::span<std::byte>(scratch).subspan(3));  // unaligned start: gemv aligns it
@@ -159,7 +160,7 @@ TEST_CASE("gemv: shape errors name both shapes", "[ops][gemv]") {
   CHECK_THROWS_AS(arx::ops::gemv(w1, std::span<const float>(x_ok), std::span<float>(y)),
                   arx::shape_error);
   std::vector<std::byte> raw(64);
-  const arx::any_tensor_view q41(arx::ggml_type::q4_1, raw.data(), {1, 32}, "blk.3.attn_q.weight");
+  const arx::any_tensor_view q41(arx::ggml_type::iq4_nl, raw.data(), {1, 32}, "blk.3.attn_q.weight");
   try {
     arx::ops::gemv(q41, std::span<const float>(x_ok).first(32), std::span<float>(y).first(1));
     FAIL("no exception");

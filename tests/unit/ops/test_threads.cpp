@@ -8,6 +8,8 @@
 #include <arx/core/half.hpp>
 #include <arx/ops/quantize.hpp>
 
+#include "unit/ops/ops_test_util.hpp"
+
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -40,8 +42,8 @@ std::vector<T> random_matrix(std::int64_t rows, std::int64_t cols, std::uint32_t
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("gemv and gemm are identical for every thread count", "[ops][threads]", float,
-                   arx::f16, arx::bf16, arx::block_q8_0, arx::block_q4_0) {
+TEMPLATE_TEST_CASE("gemv and gemm are identical for every thread count", "[ops][threads]",
+                   ARX_OPS_ALL_TYPES) {
   using T = TestType;
   constexpr std::int64_t rows = 300, cols = 256, n = 7;  // rows not a multiple of 16 * threads
   const auto w_data = random_matrix<T>(rows, cols, 1);
