@@ -193,6 +193,14 @@ ARX_GEMV_BENCH(arx::f16);
 ARX_GEMV_BENCH(arx::bf16);
 ARX_GEMV_BENCH(block_q8_0);
 ARX_GEMV_BENCH(block_q4_0);
+ARX_GEMV_BENCH(arx::block_q4_1);
+ARX_GEMV_BENCH(arx::block_q5_0);
+ARX_GEMV_BENCH(arx::block_q5_1);
+ARX_GEMV_BENCH(arx::block_q2_k);
+ARX_GEMV_BENCH(arx::block_q3_k);
+ARX_GEMV_BENCH(arx::block_q4_k);
+ARX_GEMV_BENCH(arx::block_q5_k);
+ARX_GEMV_BENCH(arx::block_q6_k);
 
 // ---- gemm: n tokens x [4096][4096] ----------------------------------------------------------
 
@@ -221,6 +229,8 @@ ARX_GEMM_BENCH(arx::f16);
 ARX_GEMM_BENCH(arx::bf16);
 ARX_GEMM_BENCH(block_q8_0);
 ARX_GEMM_BENCH(block_q4_0);
+ARX_GEMM_BENCH(arx::block_q4_k);
+ARX_GEMM_BENCH(arx::block_q6_k);
 
 // ---- gemm at a model's shapes: n tokens x [rows][cols] (TinyLlama-1.1B: attention 2048 x 2048,
 // FFN gate/up 5632 x 2048, down 2048 x 5632). The weights are one copy, so with n >= 16 this is

@@ -42,6 +42,7 @@
 #include "arx/core/error.hpp"
 #include "arx/core/half.hpp"
 #include "arx/simd/arch.hpp"
+#include "arx/simd/x86.hpp"
 
 ARX_DIAG_PUSH
 ARX_NAMESPACE_BEGIN
@@ -441,30 +442,164 @@ float dot_q8(std::span<const W> w, std::span<const block_q8_0> x) {
 
 namespace detail {
 
-/// out[t] = w · x[t] for a row of nb units of W: each unit decoded once into an L1 buffer, then
-/// multiplied into two accumulators per token (even and odd SIMD chunks). The order of additions
-/// depends only on nb, so gemv and gemm agree bit for bit.
+#if ARX_SIMD && defined(ARX_HAS_AVX2)
+// Integer forms with 256-bit byte operations (Q4_K, Q5_K, Q6_K, Q4_1, Q5_0, Q5_1; Q2_K and Q3_K
+// take the scalar to_int_form): the same bytes as the scalar to_int_form, which the tests check
+// through every type's decoded values in gemv.
+inline __m256i low_nibbles(__m256i v) { return _mm256_and_si256(v, _mm256_set1_epi8(15)); }
+inline __m256i high_nibbles(__m256i v) {
+  return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(15));
+}
+/// Bits k..k+width-1 of every byte of v, moved to bits `to`.., as bytes.
+template <int k, int width, int to>
+inline __m256i byte_bits(__m256i v) {
+  const __m256i m = _mm256_set1_epi8(char(((1 << width) - 1) << to));
+  if constexpr (k > to) return _mm256_and_si256(_mm256_srli_epi16(v, k - to), m);
+  else if constexpr (k < to) return _mm256_and_si256(_mm256_slli_epi16(v, to - k), m);
+  else return _mm256_and_si256(v, m);
+}
+inline __m256i load32(const std::uint8_t* p) { return _mm256_loadu_si256((const __m256i*)p); }
+inline void store32(std::int8_t* p, __m256i v) { _mm256_store_si256((__m256i*)p, v); }
+
+inline void k4_factors(const std::uint8_t* scales, float d, float dmin, float* a, float* off) {
+  for (int s = 0; s < 8; ++s) {
+    int sc, m;
+    k4_scale_min(scales, s, sc, m);
+    a[2 * s] = a[2 * s + 1] = d * float(sc);
+    off[2 * s] = off[2 * s + 1] = -(dmin * float(m));
+  }
+}
+inline void to_int_form_vec(const block_q4_k& b, int_form<qk_k>& f) {
+  for (int j = 0; j < 4; ++j) {
+    const __m256i v = load32(b.qs + 32 * j);
+    store32(f.q + 64 * j, low_nibbles(v));
+    store32(f.q + 64 * j + 32, high_nibbles(v));
+  }
+  k4_factors(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
+}
+inline void to_int_form_vec(const block_q5_k& b, int_form<qk_k>& f) {
+  const __m256i h = load32(b.qh);
+  auto fifth = [&](int bit) {  // bit `bit` of every qh byte, as 16 or 0
+    const __m256i m = _mm256_set1_epi8(char(1 << bit));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, m), m), _mm256_set1_epi8(16));
+  };
+  for (int j = 0; j < 4; ++j) {
+    const __m256i v = load32(b.qs + 32 * j);
+    store32(f.q + 64 * j, _mm256_or_si256(low_nibbles(v), fifth(2 * j)));
+    store32(f.q + 64 * j + 32, _mm256_or_si256(high_nibbles(v), fifth(2 * j + 1)));
+  }
+  k4_factors(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
+}
+inline void to_int_form_vec(const block_q6_k& b, int_form<qk_k>& f) {
+  const __m256i bias = _mm256_set1_epi8(32);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i l0 = load32(b.ql + 64 * h), l1 = load32(b.ql + 64 * h + 32);
+    const __m256i qh = load32(b.qh + 32 * h);
+    std::int8_t* q = f.q + 128 * h;
+    store32(q, _mm256_sub_epi8(_mm256_or_si256(low_nibbles(l0), byte_bits<0, 2, 4>(qh)), bias));
+    store32(q + 32,
+            _mm256_sub_epi8(_mm256_or_si256(low_nibbles(l1), byte_bits<2, 2, 4>(qh)), bias));
+    store32(q + 64,
+            _mm256_sub_epi8(_mm256_or_si256(high_nibbles(l0), byte_bits<4, 2, 4>(qh)), bias));
+    store32(q + 96,
+            _mm256_sub_epi8(_mm256_or_si256(high_nibbles(l1), byte_bits<6, 2, 4>(qh)), bias));
+  }
+  const float d = to_f32(b.d);
+  for (int s = 0; s < 16; ++s) {
+    f.a[s] = d * float(b.scales[s]);
+    f.off[s] = 0.0f;
+  }
+}
+/// 32-value blocks: nibbles of 16 bytes (values 0-15 low, 16-31 high) and the fifth bits of a
+/// little-endian uint32 (bit i -> value i) as 16 or 0.
+inline __m256i nibbles16(const std::uint8_t* p) {
+  const __m128i v = _mm_loadu_si128((const __m128i*)p);
+  return low_nibbles(_mm256_set_m128i(_mm_srli_epi16(v, 4), v));
+}
+inline __m256i fifth_bits(const std::uint8_t* qh) {
+  const __m256i bytes = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(int(load_u32(qh))),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
+                       3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit),
+                          _mm256_set1_epi8(16));
+}
+inline void to_int_form_vec(const block_q4_1& b, int_form<32>& f) {
+  store32(f.q, nibbles16(b.qs));
+  f.a[0] = f.a[1] = to_f32(b.d);
+  f.off[0] = f.off[1] = to_f32(b.m);
+}
+inline void to_int_form_vec(const block_q5_0& b, int_form<32>& f) {
+  store32(f.q, _mm256_sub_epi8(_mm256_or_si256(nibbles16(b.qs), fifth_bits(b.qh)),
+                               _mm256_set1_epi8(16)));
+  f.a[0] = f.a[1] = to_f32(b.d);
+  f.off[0] = f.off[1] = 0.0f;
+}
+inline void to_int_form_vec(const block_q5_1& b, int_form<32>& f) {
+  store32(f.q, _mm256_or_si256(nibbles16(b.qs), fifth_bits(b.qh)));
+  f.a[0] = f.a[1] = to_f32(b.d);
+  f.off[0] = f.off[1] = to_f32(b.m);
+}
+template <class B>
+inline constexpr bool has_vec_form_v =
+    std::is_same_v<B, block_q4_k> || std::is_same_v<B, block_q5_k> ||
+    std::is_same_v<B, block_q6_k> || std::is_same_v<B, block_q4_1> ||
+    std::is_same_v<B, block_q5_0> || std::is_same_v<B, block_q5_1>;
+#endif
+
+/// The integer form by the fastest route this build has.
+template <class B>
+inline void fast_int_form(const B& b, int_form_of<B>& f) {
+#if ARX_SIMD && defined(ARX_HAS_AVX2)
+  if constexpr (has_vec_form_v<B>) {
+    to_int_form_vec(b, f);
+    return;
+  }
+#endif
+  to_int_form(b, f);
+}
+
+#if ARX_SIMD
+/// Lanes L (the batch width) of int8 quants as f32.
+inline simd::batch_f32 i8_to_f32(const std::int8_t* p) {
+#  if defined(ARX_HAS_AVX512)
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i*)p)));
+#  elif defined(ARX_HAS_AVX2)
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
+#  else
+  alignas(16) float t[simd::batch_f32::size];
+  for (std::size_t i = 0; i < simd::batch_f32::size; ++i) t[i] = float(p[i]);
+  return simd::batch_f32::load_aligned(t);
+#  endif
+}
+#endif
+
+/// out[t] = w · x[t] for a row of nb units of W: each unit's integer form is made once, each
+/// chunk of L values decoded as a[g] * q + off[g] and multiplied into two accumulators per token
+/// (even and odd chunks). The order of additions depends only on nb, so gemv and gemm agree bit
+/// for bit.
 template <class W, int NT>
 void decoded_row(const W* w, std::size_t nb, const float* const* x, float* out) {
   constexpr int be = dtype_traits<W>::block_elems;
 #if ARX_SIMD
   using simd::batch_f32;
   constexpr int L = int(batch_f32::size);
-  static_assert(be % (2 * L) == 0);
+  static_assert(16 % L == 0 || L == 16);
   batch_f32 acc[NT][2];
   for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = batch_f32(0.0f);
-  alignas(64) float tmp[be];
   int_form<be> f;
   for (std::size_t b = 0; b < nb; ++b) {
-    to_int_form(w[b], f);
-    decode(f, tmp);
-    for (int t = 0; t < NT; ++t) {
-      const float* xb = x[t] + b * std::size_t(be);
-      for (int i = 0; i < be; i += 2 * L) {
-        acc[t][0] = xsimd::fma(batch_f32::load_aligned(tmp + i), batch_f32::load_unaligned(xb + i),
-                               acc[t][0]);
-        acc[t][1] = xsimd::fma(batch_f32::load_aligned(tmp + i + L),
-                               batch_f32::load_unaligned(xb + i + L), acc[t][1]);
+    fast_int_form(w[b], f);
+    for (int i = 0; i < be; i += 2 * L) {
+      const batch_f32 w0 = xsimd::fma(batch_f32(f.a[i / 16]), i8_to_f32(f.q + i),
+                                      batch_f32(f.off[i / 16]));
+      const batch_f32 w1 = xsimd::fma(batch_f32(f.a[(i + L) / 16]), i8_to_f32(f.q + i + L),
+                                      batch_f32(f.off[(i + L) / 16]));
+      for (int t = 0; t < NT; ++t) {
+        const float* xb = x[t] + b * std::size_t(be) + std::size_t(i);
+        acc[t][0] = xsimd::fma(w0, batch_f32::load_unaligned(xb), acc[t][0]);
+        acc[t][1] = xsimd::fma(w1, batch_f32::load_unaligned(xb + L), acc[t][1]);
       }
     }
   }
