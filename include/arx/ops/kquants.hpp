@@ -69,6 +69,15 @@ inline void k4_scale_min(const std::uint8_t* s, int j, int& sc, int& m) noexcept
     m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
   }
 }
+/// Q4_K/Q5_K factors per 16 values: a = d * scale, off = -(dmin * min) of the 32-value sub-block.
+inline void k4_factors(const std::uint8_t* scales, float d, float dmin, float* a, float* off) {
+  for (int s = 0; s < 8; ++s) {
+    int sc, m;
+    k4_scale_min(scales, s, sc, m);
+    a[2 * s] = a[2 * s + 1] = d * float(sc);
+    off[2 * s] = off[2 * s + 1] = -(dmin * float(m));
+  }
+}
 inline void k4_pack_scale_min(const int* sc, const int* m, std::uint8_t* s) noexcept {
   for (int j = 0; j < 4; ++j) {
     s[j] = std::uint8_t((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
@@ -159,33 +168,21 @@ inline void to_int_form(const block_q3_k& b, int_form<qk_k>& f) noexcept {
   }
 }
 inline void to_int_form(const block_q4_k& b, int_form<qk_k>& f) noexcept {
-  const float d = to_f32(b.d), dmin = to_f32(b.dmin);
   for (int j = 0; j < 4; ++j)
     for (int l = 0; l < 32; ++l) {
       f.q[64 * j + l] = std::int8_t(b.qs[32 * j + l] & 15);
       f.q[64 * j + 32 + l] = std::int8_t(b.qs[32 * j + l] >> 4);
     }
-  for (int s = 0; s < 8; ++s) {
-    int sc, m;
-    detail::k4_scale_min(b.scales, s, sc, m);
-    f.a[2 * s] = f.a[2 * s + 1] = d * float(sc);
-    f.off[2 * s] = f.off[2 * s + 1] = -(dmin * float(m));
-  }
+  detail::k4_factors(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
 }
 inline void to_int_form(const block_q5_k& b, int_form<qk_k>& f) noexcept {
-  const float d = to_f32(b.d), dmin = to_f32(b.dmin);
   for (int j = 0; j < 4; ++j)
     for (int l = 0; l < 32; ++l) {
       const int lo = b.qs[32 * j + l] & 15, hi = b.qs[32 * j + l] >> 4;
       f.q[64 * j + l] = std::int8_t(lo | (((b.qh[l] >> (2 * j)) & 1) << 4));
       f.q[64 * j + 32 + l] = std::int8_t(hi | (((b.qh[l] >> (2 * j + 1)) & 1) << 4));
     }
-  for (int s = 0; s < 8; ++s) {
-    int sc, m;
-    detail::k4_scale_min(b.scales, s, sc, m);
-    f.a[2 * s] = f.a[2 * s + 1] = d * float(sc);
-    f.off[2 * s] = f.off[2 * s + 1] = -(dmin * float(m));
-  }
+  detail::k4_factors(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
 }
 inline void to_int_form(const block_q6_k& b, int_form<qk_k>& f) noexcept {
   const float d = to_f32(b.d);
@@ -461,14 +458,6 @@ inline __m256i byte_bits(__m256i v) {
 inline __m256i load32(const std::uint8_t* p) { return _mm256_loadu_si256((const __m256i*)p); }
 inline void store32(std::int8_t* p, __m256i v) { _mm256_store_si256((__m256i*)p, v); }
 
-inline void k4_factors(const std::uint8_t* scales, float d, float dmin, float* a, float* off) {
-  for (int s = 0; s < 8; ++s) {
-    int sc, m;
-    k4_scale_min(scales, s, sc, m);
-    a[2 * s] = a[2 * s + 1] = d * float(sc);
-    off[2 * s] = off[2 * s + 1] = -(dmin * float(m));
-  }
-}
 inline void to_int_form_vec(const block_q4_k& b, int_form<qk_k>& f) {
   for (int j = 0; j < 4; ++j) {
     const __m256i v = load32(b.qs + 32 * j);
