@@ -40,7 +40,7 @@
 #include <arx/model/transformer.hpp>
 #include <arx/sampling/chain.hpp>
 #include <arx/sampling/params.hpp>
-#include <arx/tokenizer/spm.hpp>
+#include <arx/tokenizer/tokenizer.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -193,7 +193,7 @@ run_result from(const arx::decode_result& d, double extra_bytes) {
 }
 
 run_result run_one(const std::string& strategy, const options& o,
-                   const arx::transformer<float>& m, const arx::spm_tokenizer& tok,
+                   const arx::transformer<float>& m, const arx::tokenizer& tok,
                    arx::thread_pool& pool, const tokens_t& prompt, std::uint64_t seed) {
   auto seq = m.new_sequence(std::int64_t(prompt.size()) + o.n_gen + 64);
   seq.set_thread_pool(&pool);
@@ -255,7 +255,7 @@ double mean(const std::vector<double>& v) {
 
 int run(const options& o) {
   const auto m = arx::transformer<float>::load(o.model);
-  const auto tok = arx::spm_tokenizer::from_gguf(m.weights().file());
+  const auto tok = arx::tokenizer::from_gguf(m.weights().file());
   arx::thread_pool pool(o.threads == 0 ? arx::thread_pool::physical_cores() : int(o.threads));
   std::vector<tokens_t> prompts;
   for (const auto& p : o.prompts) prompts.push_back(tok.encode(p, tok.vocab().add_bos()));

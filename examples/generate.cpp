@@ -26,7 +26,7 @@
 #include <arx/model/transformer.hpp>
 #include <arx/sampling/chain.hpp>
 #include <arx/sampling/params.hpp>
-#include <arx/tokenizer/spm.hpp>
+#include <arx/tokenizer/tokenizer.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -53,7 +53,7 @@ void usage(std::FILE* out) {
       "usage: generate -m MODEL.gguf [-p PROMPT | -f FILE] [options]\n"
       "Prints the prompt and its continuation on stdout (streamed); model summary, seed,\n"
       "sampler chain, timings and the stop reason go to stderr.\n"
-      "  -m, --model FILE       GGUF model (llama architecture, SentencePiece vocab)\n"
+      "  -m, --model FILE       GGUF model (llama, qwen2, phi3 or gemma; SentencePiece or BPE)\n"
       "  -p, --prompt TEXT      prompt text (default: empty, i.e. generate from BOS)\n"
       "  -f, --file FILE        read the prompt from FILE (its bytes as they are)\n"
       "  -n, --n-predict N      tokens to generate at most (default 64; -1: until the\n"
@@ -227,7 +227,7 @@ bool parse(int argc, char** argv, options& o) {
   return true;
 }
 
-void print_summary(const arx::llama_weights& w, const arx::spm_tokenizer& tok) {
+void print_summary(const arx::llama_weights& w, const arx::tokenizer& tok) {
   const auto& c = w.config();
   std::fprintf(stderr, "model: %s\n", w.file().path().c_str());
   std::fprintf(stderr,
@@ -286,7 +286,7 @@ std::string line(const char* fmt, Args... args) {
 /// string and what follows it cut).
 template <class KV, class OnText>
 arx::generate_result search(const options& o, const arx::transformer<KV>& model,
-                            const arx::spm_tokenizer& tok, arx::sequence<KV>& seq,
+                            const arx::tokenizer& tok, arx::sequence<KV>& seq,
                             const std::vector<arx::token_id>& prompt,
                             const arx::generate_options& g, OnText& on_text,
                             std::string& report) {
@@ -362,7 +362,7 @@ arx::generate_result search(const options& o, const arx::transformer<KV>& model,
 template <class KV>
 int run(const options& o) {
   const auto model = arx::transformer<KV>::load(o.model);
-  const auto tok = arx::spm_tokenizer::from_gguf(model.weights().file());
+  const auto tok = arx::tokenizer::from_gguf(model.weights().file());
   print_summary(model.weights(), tok);
   arx::thread_pool pool(o.threads == 0 ? arx::thread_pool::physical_cores() : int(o.threads));
   std::fprintf(stderr, "threads: %d\n", pool.size());

@@ -12,7 +12,7 @@
 #include <arx/core/half.hpp>
 #include <arx/io/gguf.hpp>
 #include <arx/model/transformer.hpp>
-#include <arx/tokenizer/spm.hpp>
+#include <arx/tokenizer/tokenizer.hpp>
 
 #include <bit>
 #include <cerrno>
@@ -34,7 +34,7 @@ void usage(std::FILE* out) {
       "usage: logits -m MODEL.gguf (-f FILE | -p TEXT) -o OUT.bin [--kv f32|f16] [--no-bos]\n"
       "Evaluates the prompt in one forward pass and writes the logits of every prompt position\n"
       "to OUT.bin as float32 little-endian, [n_prompt][n_vocab] row-major.\n"
-      "  -m, --model FILE   GGUF model (llama architecture, SentencePiece vocab)\n"
+      "  -m, --model FILE   GGUF model (llama, qwen2, phi3 or gemma; SentencePiece or BPE)\n"
       "  -f, --file FILE    the prompt is FILE's bytes, exactly as they are\n"
       "  -p, --prompt TEXT  the prompt text\n"
       "  -o, --output FILE  where to write the logits\n"
@@ -78,7 +78,7 @@ bool parse(int argc, char** argv, options& o) {
 template <class KV>
 void run(const options& o) {
   const auto model = arx::transformer<KV>::load(o.model);
-  const auto tok = arx::spm_tokenizer::from_gguf(model.weights().file());
+  const auto tok = arx::tokenizer::from_gguf(model.weights().file());
   std::fprintf(stderr, "arx built for %s\n", arx::simd_target);
   const std::string text = o.have_file ? arx_cli::read_file(o.file) : o.prompt;
   const auto ids = tok.encode(text, tok.vocab().add_bos() && !o.no_bos);

@@ -32,7 +32,7 @@
 #include <arx/model/transformer.hpp>
 #include <arx/sampling/chain.hpp>
 #include <arx/sampling/params.hpp>
-#include <arx/tokenizer/spm.hpp>
+#include <arx/tokenizer/tokenizer.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -62,7 +62,7 @@ void usage(std::FILE* out) {
       "forward; the text is distributed exactly as plain sampling from the target.\n"
       "Prints the prompt and its continuation on stdout (streamed); the models, drafter,\n"
       "sampler, statistics and the speed-up over plain decoding go to stderr.\n"
-      "  -m, --model FILE       target GGUF model (llama architecture, SentencePiece vocab)\n"
+      "  -m, --model FILE       target GGUF model (llama, qwen2, phi3 or gemma; SPM or BPE)\n"
       "Drafter (exactly one):\n"
       "  -md, --model-draft FILE  a draft model with the target's vocabulary\n"
       "      --lookup N         prompt lookup: continue the latest earlier occurrence of the\n"
@@ -333,7 +333,7 @@ template <class KV>
 struct setup {
   const options& o;
   const arx::transformer<KV>& target;
-  const arx::spm_tokenizer& tok;
+  const arx::tokenizer& tok;
   arx::thread_pool& pool;
   std::int64_t ctx;
   arx::context_limit limit;
@@ -442,7 +442,7 @@ int decode(const setup<KV>& s, Drafter drafter) {
 template <class KV>
 int run(const options& o) {
   const auto target = arx::transformer<KV>::load(o.model);
-  const auto tok = arx::spm_tokenizer::from_gguf(target.weights().file());
+  const auto tok = arx::tokenizer::from_gguf(target.weights().file());
   print_model("target", target.weights());
   std::fprintf(stderr, "  tokenizer: %zu tokens, bos %d, eos %d, add_bos %s\n",
                tok.vocab().size(), tok.vocab().bos(), tok.vocab().eos(),

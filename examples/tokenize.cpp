@@ -11,7 +11,7 @@
 
 #include <arx/core/error.hpp>
 #include <arx/io/gguf.hpp>
-#include <arx/tokenizer/spm.hpp>
+#include <arx/tokenizer/tokenizer.hpp>
 #include <arx/tokenizer/vocab.hpp>
 
 #include <algorithm>
@@ -33,7 +33,8 @@ void usage(std::FILE* out) {
       "usage: tokenize -m MODEL.gguf (TEXT | -f FILE) [--bos] [--special] [--]\n"
       "Prints the token ids of TEXT (or of FILE's bytes, exactly as they are) on one line,\n"
       "separated by spaces.\n"
-      "  -m, --model FILE  GGUF file with a SentencePiece ('llama') vocabulary\n"
+      "  -m, --model FILE  GGUF file with a SentencePiece ('llama') or byte-level BPE ('gpt2')\n"
+      "                    vocabulary\n"
       "  -f, --file FILE   tokenize the content of FILE\n"
       "      --bos         put the BOS token first (default: no BOS)\n"
       "      --special     parse control-token text such as <s> as those tokens (default: it\n"
@@ -81,7 +82,7 @@ bool parse(int argc, char** argv, options& o) {
 // text are cut out first (longest text first, each left to right) and emitted as themselves;
 // each run of text between them is encoded on its own (so it gets the space prefix again, as
 // after any special token in llama.cpp). Per-token lstrip/rstrip attributes are not modelled.
-std::vector<std::int32_t> encode_special(const arx::spm_tokenizer& tok, std::string_view text,
+std::vector<std::int32_t> encode_special(const arx::tokenizer& tok, std::string_view text,
                                          bool bos) {
   const auto& v = tok.vocab();
   std::vector<std::int32_t> specials;
@@ -131,9 +132,11 @@ std::vector<std::int32_t> encode_special(const arx::spm_tokenizer& tok, std::str
 
 int main(int argc, char** argv) {
   return arx_cli::main<options>("tokenize", argc, argv, parse, usage, [](const options& o) {
-    const auto tok = arx::spm_tokenizer::from_gguf(arx::gguf::open(o.model));
+    const auto tok = arx::tokenizer::from_gguf(arx::gguf::open(o.model));
     const std::string text = o.have_file ? arx_cli::read_file(o.file) : o.text;
-    const auto ids = o.special ? encode_special(tok, text, o.bos) : tok.encode(text, o.bos);
+    const auto ids = !o.special   ? tok.encode(text, o.bos)
+                     : tok.is_bpe() ? tok.encode(text, o.bos, true)
+                                    : encode_special(tok, text, o.bos);
     std::string line;
     for (std::size_t i = 0; i < ids.size(); ++i)
       line += (i ? " " : "") + std::to_string(ids[i]);

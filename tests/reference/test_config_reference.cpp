@@ -71,7 +71,26 @@ TEST_CASE("model_config of every tiny-q weight type", "[model][config]") {
   }
 }
 
-TEST_CASE("model_config refuses qwen2 for now", "[model][config]") {
-  REQUIRE_THROWS_TYPED(load("tiny-qwen2.f32.gguf"), arx::unsupported_error,
-                         Catch::Contains("qwen2"));
+TEST_CASE("model_config of qwen2, phi3 and gemma; gpt2 refused", "[model][config]") {
+  {
+    const auto c = load("tiny-qwen2.f32.gguf");
+    CHECK(c.spec == &arx::qwen2_architecture);
+    CHECK(c.tied_output);
+    CHECK(c.rope_freq_base == 1e6f);
+    CHECK(c.head_dim == 16);
+  }
+  {
+    const auto c = load("tiny-phi3.gguf");
+    CHECK(c.spec == &arx::phi3_architecture);
+    CHECK(c.n_swa == 2047);
+    CHECK(c.n_ff == 512);
+  }
+  {
+    const auto c = load("tiny-gemma.gguf");
+    CHECK(c.spec == &arx::gemma_architecture);
+    CHECK(c.n_head_kv == 1);
+    CHECK(c.head_dim == 64);
+  }
+  REQUIRE_THROWS_TYPED(load("tiny-gpt2.gguf"), arx::unsupported_error,
+                       Catch::Contains("'gpt2'") && Catch::Contains("llama, qwen2, phi3, gemma"));
 }

@@ -16,7 +16,7 @@
 #include <arx/io/gguf.hpp>
 #include <arx/model/transformer.hpp>
 #include <arx/model/weights.hpp>
-#include <arx/tokenizer/spm.hpp>
+#include <arx/tokenizer/tokenizer.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -243,7 +243,7 @@ double check_golden(const std::string& model, const run_options& opt) {
   arx::thread_pool pool(opt.threads);
   const auto cases = load_cases(model);
   const auto weights = arx::llama_weights::load(model_path(model).string());
-  const arx::spm_tokenizer tok(arx::vocab::from_gguf(weights->file()));
+  const auto tok = arx::tokenizer::from_gguf(weights->file());
   const arx::transformer<KV> net(weights);
   const double top1_margin = 0.2;
   double worst = 0;
@@ -364,6 +364,29 @@ TEST_CASE("llama forward matches llama.cpp on tiny-llama-gqa", "[llama][golden]"
   // Random weights (32000-token vocab, GQA 4:2, untied output): the greedy path has margins down
   // to 0.008, so only logits and confident top-1s are compared.
   check_golden<float>("tiny-llama-gqa", {f32_tol});
+}
+
+TEST_CASE("qwen2 forward matches llama.cpp on tiny-qwen2", "[llama][golden][arch]") {
+  // q/k/v biases, NeoX RoPE with theta 1e6, tied embeddings, llama-spm vocabulary.
+  check_golden<float>("tiny-qwen2", {f32_tol});
+}
+
+TEST_CASE("qwen2 with a byte-level BPE vocabulary matches llama.cpp on tiny-qwen2-bpe",
+          "[llama][golden][arch][bpe]") {
+  // GPT-2's 50257-token vocabulary with the qwen2 pre-tokenizer, no BOS.
+  check_golden<float>("tiny-qwen2-bpe", {f32_tol});
+}
+
+TEST_CASE("phi3 forward matches llama.cpp on tiny-phi3", "[llama][golden][arch]") {
+  // Fused attn_qkv and [gate; up] ffn_up, NeoX RoPE (its 2047-token window is longer than the
+  // golden runs; the unit tests check the window itself).
+  check_golden<float>("tiny-phi3", {f32_tol});
+}
+
+TEST_CASE("gemma forward matches llama.cpp on tiny-gemma", "[llama][golden][arch]") {
+  // Embeddings x sqrt(n_embd), GeGLU, MQA, head size from key_length, tied embeddings. The README
+  // bound is 3e-3: llama.cpp computes GELU through an f16 table.
+  check_golden<float>("tiny-gemma", {3e-3});
 }
 
 TEST_CASE("llama forward matches llama.cpp on tiny-q.f32", "[llama][golden][tiny-q]") {

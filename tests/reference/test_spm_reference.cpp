@@ -70,30 +70,9 @@ TEST_CASE("spm tokenizer passes the llama-spm suite of llama.cpp", "[tokenizer][
       arx::spm_tokenizer::from_gguf(arx::gguf::open((dir / "ggml-vocab-llama-spm.gguf").string()));
   CHECK(tok.vocab().size() == 32000);
 
-  // Cases are separated by "\n__ggml_vocab_test__\n" (the file ends with one), exactly as
-  // llama.cpp's test-tokenizer-0 splits them; the .out file has one line of ids per case.
-  const std::string inp = read_all(dir / "ggml-vocab-llama-spm.gguf.inp");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  for (std::size_t pos = 0; pos < inp.size();) {
-    const std::size_t next = inp.find(sep, pos);
-    if (next == std::string::npos) {
-      cases.push_back(inp.substr(pos));
-      break;
-    }
-    cases.push_back(inp.substr(pos, next - pos));
-    pos = next + sep.size();
-  }
-  std::vector<std::vector<std::int32_t>> expected;
-  {
-    std::istringstream out(read_all(dir / "ggml-vocab-llama-spm.gguf.out"));
-    for (std::string line; std::getline(out, line);) {
-      std::istringstream ls(line);
-      std::vector<std::int32_t> ids;
-      for (std::int32_t id; ls >> id;) ids.push_back(id);
-      expected.push_back(ids);
-    }
-  }
+  const auto suite = arx_test::read_vocab_suite("ggml-vocab-llama-spm.gguf");
+  const auto& cases = suite.cases;
+  const auto& expected = suite.expected;
   REQUIRE(cases.size() == 46);
   REQUIRE(expected.size() == cases.size());
 

@@ -278,6 +278,16 @@ class any_tensor_view {
            row_bytes(type_, shape_[shape_.rank - 1]);
   }
 
+  /// Rows [begin, end) of a matrix, in place (e.g. the q, k and v parts of a fused attn_qkv).
+  any_tensor_view rows(std::int64_t begin, std::int64_t end) const {
+    if (shape_.rank != 2 || begin < 0 || begin > end || end > shape_[0])
+      throw shape_error("tensor '" + name_ + "' " + shape_.str() + ": no rows [" +
+                        std::to_string(begin) + ", " + std::to_string(end) + ")");
+    return any_tensor_view(type_, data_ + std::size_t(begin) * row_bytes(type_, shape_[1]),
+                           shape_t{end - begin, shape_[1]},
+                           name_ + "[" + std::to_string(begin) + ":" + std::to_string(end) + "]");
+  }
+
   template <class T>
   tensor_view<const T> as() const {
     if (dtype_traits<T>::type != type_)

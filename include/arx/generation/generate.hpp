@@ -2,7 +2,7 @@
 // and evaluate one token per step until a stop condition.
 //
 //   auto model = arx::transformer<>::load("model.gguf");
-//   auto tok = arx::spm_tokenizer::from_gguf(model.weights().file());
+//   auto tok = arx::tokenizer::from_gguf(model.weights().file());
 //   auto seq = model.new_sequence(512);
 //   auto prompt = tok.encode("Once upon a time", tok.vocab().add_bos());
 //   auto res = arx::generate(model, seq, tok, prompt, arx::greedy{},
@@ -13,7 +13,8 @@
 // capacity(), and `forward(seq, std::span<const token_id>)` appending the tokens to seq and
 // returning an object whose `logits` is a 2-D view {rows, n_vocab} with `shape(0)` and `row(i)`
 // (the default forward_request, logits for the last row, is what generate asks for).
-// Tokenizer: arx::spm_tokenizer (what arx::detokenizer streams; vocab().eos() is the EOS id).
+// Tokenizer: arx::tokenizer, spm_tokenizer or bpe_tokenizer (what arx::detokenizer streams;
+// vocab().eos() is the EOS id).
 //
 // Behaviour:
 //   - The prompt is evaluated as ONE forward call (batch prefill), appended at seq.size(): a
@@ -71,7 +72,7 @@
 
 #include "arx/config.hpp"
 #include "arx/core/error.hpp"
-#include "arx/tokenizer/spm.hpp"
+#include "arx/tokenizer/tokenizer.hpp"
 #include "arx/tokenizer/vocab.hpp"
 
 ARX_NAMESPACE_BEGIN

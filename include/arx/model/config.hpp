@@ -1,5 +1,6 @@
-// arx/model/config.hpp — the hyperparameters of a Llama-family decoder, read from GGUF metadata
-// and checked against the file's tensor directory.
+// arx/model/config.hpp — the hyperparameters of a Llama-family decoder (llama, qwen2, phi3, gemma:
+// model/architectures.hpp), read from GGUF metadata and checked against the file's tensor
+// directory.
 //
 // `model_config::from_gguf(file)` does all validation up front, so code that later builds weight
 // views and KV caches from a config can trust every size in it:
@@ -10,7 +11,7 @@
 //   * a missing tensor                                                    -> arx::key_error
 //   * a tensor with another shape than the config implies                -> arx::shape_error (names
 //     the tensor, the expected and the stored shape)
-//   * an architecture other than `llama`                                 -> arx::unsupported_error
+//   * an architecture arx does not run (model/architectures.hpp)          -> arx::unsupported_error
 //
 // Shapes are outermost first (GGUF's ne[] reversed): a weight that maps n_in -> n_out is
 // {n_out, n_in}, i.e. one row per output.
@@ -24,16 +25,18 @@
 #include "arx/core/error.hpp"
 #include "arx/core/tensor.hpp"
 #include "arx/io/gguf.hpp"
+#include "arx/model/architectures.hpp"
 
 ARX_NAMESPACE_BEGIN
 
 struct model_config {
-  std::string arch;                  // general.architecture ("llama")
+  std::string arch;                  // general.architecture ("llama", "qwen2", ...)
+  const architecture* spec = &llama_architecture;  // what the architecture does differently
   std::int64_t n_embd = 0;           // width of the residual stream
   std::int64_t n_layer = 0;          // number of transformer blocks
   std::int64_t n_head = 0;           // query heads
   std::int64_t n_head_kv = 0;        // key/value heads (GQA: n_head / n_head_kv queries share one)
-  std::int64_t head_dim = 0;         // n_embd / n_head
+  std::int64_t head_dim = 0;         // <arch>.attention.key_length, else n_embd / n_head
   std::int64_t n_ff = 0;             // hidden width of the SwiGLU MLP
   std::int64_t n_rot = 0;            // leading dims of a head that RoPE rotates (even, <= head_dim)
   std::int64_t n_ctx_train = 0;      // context length the model was trained with
@@ -41,8 +44,10 @@ struct model_config {
   float rope_freq_base = 10000.0f;   // RoPE theta
   float rms_eps = 1e-5f;             // epsilon inside RMSNorm
   bool tied_output = false;          // true: logits use token_embd.weight (no output.weight)
+  std::int64_t n_swa = 0;            // sliding window: a token sees the n_swa latest positions
+                                     // (itself included); 0 = the whole context
 
-  /// Reads and validates the config of a `llama` model (see the file comment for the errors).
+  /// Reads and validates the config of a model (see the file comment for the errors).
   static model_config from_gguf(const gguf::file& f);
 
   /// The tensor names and shapes this config implies, e.g. to check a file or build one in tests.
@@ -57,13 +62,26 @@ struct model_config {
     for (std::int64_t l = 0; l < n_layer; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
       fn(p + "attn_norm.weight", shape_t{n_embd});           // {n_embd}
-      fn(p + "attn_q.weight", shape_t{q_dim, n_embd});       // {n_head*head_dim, n_embd}
-      fn(p + "attn_k.weight", shape_t{kv_dim, n_embd});      // {n_head_kv*head_dim, n_embd}
-      fn(p + "attn_v.weight", shape_t{kv_dim, n_embd});      // {n_head_kv*head_dim, n_embd}
+      if (spec->fused_qkv) {
+        fn(p + "attn_qkv.weight", shape_t{q_dim + 2 * kv_dim, n_embd});  // rows [q; k; v]
+      } else {
+        fn(p + "attn_q.weight", shape_t{q_dim, n_embd});     // {n_head*head_dim, n_embd}
+        fn(p + "attn_k.weight", shape_t{kv_dim, n_embd});    // {n_head_kv*head_dim, n_embd}
+        fn(p + "attn_v.weight", shape_t{kv_dim, n_embd});    // {n_head_kv*head_dim, n_embd}
+      }
+      if (spec->qkv_bias) {
+        fn(p + "attn_q.bias", shape_t{q_dim});               // {n_head*head_dim}
+        fn(p + "attn_k.bias", shape_t{kv_dim});              // {n_head_kv*head_dim}
+        fn(p + "attn_v.bias", shape_t{kv_dim});              // {n_head_kv*head_dim}
+      }
       fn(p + "attn_output.weight", shape_t{n_embd, q_dim});  // {n_embd, n_head*head_dim}
       fn(p + "ffn_norm.weight", shape_t{n_embd});            // {n_embd}
-      fn(p + "ffn_gate.weight", shape_t{n_ff, n_embd});      // {n_ff, n_embd}
-      fn(p + "ffn_up.weight", shape_t{n_ff, n_embd});        // {n_ff, n_embd}
+      if (spec->fused_gate_up) {
+        fn(p + "ffn_up.weight", shape_t{2 * n_ff, n_embd});  // rows [gate; up]
+      } else {
+        fn(p + "ffn_gate.weight", shape_t{n_ff, n_embd});    // {n_ff, n_embd}
+        fn(p + "ffn_up.weight", shape_t{n_ff, n_embd});      // {n_ff, n_embd}
+      }
       fn(p + "ffn_down.weight", shape_t{n_embd, n_ff});      // {n_embd, n_ff}
     }
   }
@@ -88,9 +106,10 @@ inline std::string kv(const std::string& key, std::int64_t v) {
 inline model_config model_config::from_gguf(const gguf::file& f) {
   model_config c;
   c.arch = std::string(f.get<std::string_view>("general.architecture"));
-  if (c.arch != "llama")
+  c.spec = find_architecture(c.arch);
+  if (!c.spec)
     throw unsupported_error(f.path() + ": architecture '" + gguf::detail::shown(c.arch) +
-                            "' is not supported (supported: llama)");
+                            "' is not supported (supported: " + known_architecture_names() + ")");
   const std::string a = c.arch + ".";
   const std::string k_embd = a + "embedding_length", k_layer = a + "block_count",
                     k_head = a + "attention.head_count", k_head_kv = a + "attention.head_count_kv",
@@ -107,18 +126,33 @@ inline model_config model_config::from_gguf(const gguf::file& f) {
   c.rope_freq_base = f.get_or<float>(a + "rope.freq_base", 10000.0f);
   c.rms_eps = f.get<float>(a + "attention.layer_norm_rms_epsilon");
 
-  if (c.n_embd % c.n_head != 0)
-    throw shape_error(f.path() + ": " + detail::kv(k_head, c.n_head) + " does not divide " +
-                      detail::kv(k_embd, c.n_embd));
-  c.head_dim = c.n_embd / c.n_head;
+  // The head size: explicit (attention.key_length, Gemma), else n_embd / n_head.
+  const std::string k_key = a + "attention.key_length", k_value = a + "attention.value_length";
+  if (f.contains(k_key)) {
+    c.head_dim = detail::read_size(f, k_key);
+    if (f.contains(k_value) && detail::read_size(f, k_value) != c.head_dim)
+      throw unsupported_error(f.path() + ": " + detail::kv(k_value, detail::read_size(f, k_value)) +
+                              " differs from " + detail::kv(k_key, c.head_dim) +
+                              "; arx needs one head size for keys and values");
+  } else {
+    if (c.n_embd % c.n_head != 0)
+      throw shape_error(f.path() + ": " + detail::kv(k_head, c.n_head) + " does not divide " +
+                        detail::kv(k_embd, c.n_embd));
+    c.head_dim = c.n_embd / c.n_head;
+  }
+  const std::string k_swa = a + "attention.sliding_window";
+  c.n_swa = f.contains(k_swa) ? detail::read_size(f, k_swa) : 0;
   if (c.n_head % c.n_head_kv != 0)
     throw shape_error(f.path() + ": " + detail::kv(k_head_kv, c.n_head_kv) + " does not divide " +
                       detail::kv(k_head, c.n_head));
   c.n_rot = f.contains(k_rot) ? detail::read_size(f, k_rot) : c.head_dim;
   if (c.n_rot % 2 != 0 || c.n_rot > c.head_dim)
     throw shape_error(f.path() + ": " + detail::kv(k_rot, c.n_rot) +
-                      " must be even and at most head_dim = " + detail::kv(k_embd, c.n_embd) +
-                      " / " + detail::kv(k_head, c.n_head) + " = " + std::to_string(c.head_dim));
+                      " must be even and at most head_dim = " +
+                      (f.contains(k_key) ? detail::kv(k_key, c.head_dim)
+                                         : detail::kv(k_embd, c.n_embd) + " / " +
+                                               detail::kv(k_head, c.n_head) + " = " +
+                                               std::to_string(c.head_dim)));
   if (!(c.rms_eps > 0.0f))
     throw shape_error(f.path() + ": metadata '" + a + "attention.layer_norm_rms_epsilon' is " +
                       std::to_string(c.rms_eps) + "; it must be positive");

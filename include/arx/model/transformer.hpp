@@ -1,5 +1,6 @@
-// arx/model/transformer.hpp — the Llama-family decoder: shared immutable weights, per-sequence
-// state owned by the caller, one forward entry point for a batch of tokens.
+// arx/model/transformer.hpp — the Llama-family decoder (llama, qwen2, phi3, gemma): shared
+// immutable weights, per-sequence state owned by the caller, one forward entry point for a batch
+// of tokens.
 //
 //   auto model = arx::transformer<float>::load("model.gguf");    // KV cache element: float or f16
 //   auto seq = model.new_sequence();                              // context = training context
@@ -11,19 +12,25 @@
 // parameter. A transformer is a cheap handle (a shared_ptr to the weights): copy it, use it from
 // many threads at once, each with its own sequence.
 //
-// Data flow of forward() for a batch of n tokens at positions [pos, pos + n), per layer l:
-//   x      [n][n_embd]      residual stream, starts as the token embeddings
+// Data flow of forward() for a batch of n tokens at positions [pos, pos + n), per layer l
+// (the architecture's variations, model/architecture.hpp, in brackets):
+//   x      [n][n_embd]      residual stream, starts as the token embeddings [· sqrt(n_embd)]
 //   xn     [n][n_embd]      rms_norm(x) * attn_norm
 //   q      [n][n_head][head_dim] = xn · Wqᵀ,  k, v [n][n_head_kv][head_dim] = xn · Wkᵀ, xn · Wvᵀ
-//   RoPE on q and k (pairs (2i, 2i+1), angle (pos + t) · base^(−2i / n_rot)); k, v → KV cache
+//          [+ bq, bk, bv]   [Wq, Wk, Wv: row ranges of one fused attn_qkv]
+//   RoPE on q and k (pairs (2i, 2i+1) [or NeoX halves], angle (pos + t) · base^(−2i / n_rot));
+//          k, v → KV cache
 //   att    [n][n_head][head_dim]  causal attention of token t over cache positions [0, pos + t]
+//          [only the last n_swa of them with a sliding window]
 //   x     += att · Woᵀ
-//   xn     = rms_norm(x) * ffn_norm;   x += (silu(xn · Wgateᵀ) ⊙ (xn · Wupᵀ)) · Wdownᵀ
+//   xn     = rms_norm(x) * ffn_norm;   x += (silu [gelu](xn · Wgateᵀ) ⊙ (xn · Wupᵀ)) · Wdownᵀ
+//          [Wgate, Wup: row ranges of one fused ffn_up]
 // then hidden = rms_norm(x) * output_norm and logits = hidden · Woutputᵀ for the rows asked for.
 //
 // Every matrix product is ops::gemm, which is batch-invariant: a token's logits are bit-identical
-// whether the prompt is evaluated as one batch or token by token. Quantized matrices (Q8_0, Q4_0)
-// multiply Q8_0-quantized activations (as llama.cpp does); F32/F16/BF16 ones use f32 activations.
+// whether the prompt is evaluated as one batch or token by token. Q8_0 and Q4_0 matrices multiply
+// Q8_0-quantized activations (as llama.cpp does); F32/F16/BF16 and the other block types (decoded
+// to f32 on the fly) use f32 activations.
 //
 // Attention per token and KV head g: the G = n_head / n_head_kv query heads that share g score
 // the p + 1 cached keys in one ops::gemm (each key row is loaded once for the G heads; the
@@ -369,11 +376,13 @@ class transformer {
     const auto gate = mat(s.gate, n, c.n_ff), up = mat(s.up, n, c.n_ff);
     const std::span<std::byte> quant(s.quant.data(), s.quant.size());
 
+    const architecture& arch = *c.spec;
     for (std::int64_t i = 0; i < n_parts; ++i)
       for (std::int64_t t = start[std::size_t(i)]; t < start[std::size_t(i) + 1]; ++t)
         w_->embed(parts[std::size_t(i)].tokens[std::size_t(t - start[std::size_t(i)])], x.row(t));
+    if (arch.scale_embeddings) ops::scale(x.flat(), std::sqrt(float(c.n_embd)));
     const std::size_t half = std::size_t(c.n_rot / 2);
-    const ops::rope_params rp{int(c.n_rot), c.rope_freq_base, 1.0f, ops::rope_layout::normal};
+    const ops::rope_params rp{int(c.n_rot), c.rope_freq_base, 1.0f, arch.rope};
     for (std::int64_t t = 0; t < n; ++t)
       ops::rope_sincos(posn[std::size_t(t)], rp,
                        std::span(s.cos).subspan(std::size_t(t) * half, half),
@@ -387,6 +396,12 @@ class transformer {
       ops::gemm(L.wq, xn, q, quant, pool);
       ops::gemm(L.wk, xn, k, quant, pool);
       ops::gemm(L.wv, xn, v, quant, pool);
+      if (arch.qkv_bias)
+        for (std::int64_t t = 0; t < n; ++t) {
+          ops::add(q.row(t), L.bq);
+          ops::add(k.row(t), L.bk);
+          ops::add(v.row(t), L.bv);
+        }
       for (std::int64_t t = 0; t < n; ++t) {
         const auto cs = std::span<const float>(s.cos).subspan(std::size_t(t) * half, half);
         const auto sn = std::span<const float>(s.sin).subspan(std::size_t(t) * half, half);
@@ -404,13 +419,15 @@ class transformer {
         for (std::int64_t i = b; i < e; ++i) {
           const std::int64_t t = i / c.n_head_kv;
           const sequence<KV>& sq = *parts[std::size_t(part_of[std::size_t(t)])].seq;
-          if (tree)
-            attend(sq, s, th, l, at[0], i % c.n_head_kv, q.row(t), att.row(t),
+          const std::int64_t p = posn[std::size_t(t)];
+          if (tree)  // (the window limits the prefix; a branch is always seen whole)
+            attend(sq, s, th, l, std::min(window_begin(p), at[0]), at[0], i % c.n_head_kv,
+                   q.row(t), att.row(t),
                    std::span<const std::int64_t>(branch).subspan(
                        std::size_t(branch_at[std::size_t(t)]),
                        std::size_t(branch_at[std::size_t(t) + 1] - branch_at[std::size_t(t)])));
           else
-            attend(sq, s, th, l, posn[std::size_t(t)] + 1, i % c.n_head_kv, q.row(t), att.row(t));
+            attend(sq, s, th, l, window_begin(p), p + 1, i % c.n_head_kv, q.row(t), att.row(t));
         }
       };
       const std::size_t work = std::size_t(n * c.n_head * max_end * c.head_dim);
@@ -425,7 +442,10 @@ class transformer {
       ops::rms_norm(x, L.ffn_norm, c.rms_eps, xn);
       ops::gemm(L.w_gate, xn, gate, quant, pool);
       ops::gemm(L.w_up, xn, up, quant, pool);
-      ops::swiglu(gate.flat(), up.flat(), gate.flat());
+      if (arch.gate == mlp_gate::gelu)
+        ops::geglu(gate.flat(), up.flat(), gate.flat());
+      else
+        ops::swiglu(gate.flat(), up.flat(), gate.flat());
       ops::gemm(L.w_down, gate, tmp, quant, pool);
       ops::add(x.flat(), tmp.flat());
     }
@@ -535,14 +555,15 @@ class transformer {
   }
 
   // Attention of the query heads that share KV head g, for one token, over cache positions
-  // [0, end) of layer l and then the cache rows `extra` (a tree branch), with thread th's scratch.
+  // [begin, end) of layer l and then the cache rows `extra` (a tree branch), with thread th's
+  // scratch. (begin > 0: a sliding window.)
   //   q: [n_head][head_dim] (RoPE applied);  out: [n_head][head_dim]
   void attend(const sequence<KV>& seq, typename sequence<KV>::scratch& s, int th, std::int64_t l,
-              std::int64_t end, std::int64_t g, std::span<const float> q, std::span<float> out,
-              std::span<const std::int64_t> extra = {}) const {
+              std::int64_t begin, std::int64_t end, std::int64_t g, std::span<const float> q,
+              std::span<float> out, std::span<const std::int64_t> extra = {}) const {
     const model_config& c = config();
     const std::int64_t hd = c.head_dim, group = c.n_head / c.n_head_kv, cap = seq.capacity();
-    const std::int64_t n_keys = end + std::int64_t(extra.size());
+    const std::int64_t n_prefix = end - begin, n_keys = n_prefix + std::int64_t(extra.size());
     const std::int64_t rows = extra.empty() ? end : extra.back() + 1;
     const tensor_view<const KV> keys = seq.cache_.k(l, rows);    // {rows, n_head_kv, head_dim}
     const tensor_view<const KV> values = seq.cache_.v(l, rows);  // {rows, n_head_kv, head_dim}
@@ -557,19 +578,22 @@ class transformer {
     };
     // The group's queries: {group, head_dim}, consecutive in q.
     const tensor_view<const float> q_g(q.data() + g * group * hd, shape_t{group, hd});
-    // Scores: {group, n_keys} in this thread's [group][capacity] block. gemm is batch-invariant,
-    // so a key's score is the same whether it is scored with others or alone.
+    // Scores: {group, n_keys} in this thread's [group][capacity] block, column j for cache row
+    // begin + j (then the extra rows). gemm is batch-invariant, so a key's score is the same
+    // whether it is scored with others or alone.
     float* sp = s.scores.data() + std::size_t(th * group * cap);
     const tensor_view<float> scores(sp, shape_t{group, n_keys}, {cap, 1, 0, 0});
-    if (shared > 0)
-      ops::gemm(k_g(base_keys, 0, shared), q_g,
-                tensor_view<float>(sp, shape_t{group, shared}, {cap, 1, 0, 0}));
-    if (end > shared)
-      ops::gemm(k_g(keys, shared, end - shared), q_g,
-                tensor_view<float>(sp + shared, shape_t{group, end - shared}, {cap, 1, 0, 0}));
+    const std::int64_t own = std::max(begin, shared);  // first row read from this sequence
+    if (own > begin)
+      ops::gemm(k_g(base_keys, begin, own - begin), q_g,
+                tensor_view<float>(sp, shape_t{group, own - begin}, {cap, 1, 0, 0}));
+    if (end > own)
+      ops::gemm(k_g(keys, own, end - own), q_g,
+                tensor_view<float>(sp + (own - begin), shape_t{group, end - own}, {cap, 1, 0, 0}));
     for (std::size_t i = 0; i < extra.size(); ++i)
       ops::gemm(k_g(keys, extra[i], 1), q_g,
-                tensor_view<float>(sp + end + std::int64_t(i), shape_t{group, 1}, {cap, 1, 0, 0}));
+                tensor_view<float>(sp + n_prefix + std::int64_t(i), shape_t{group, 1},
+                                   {cap, 1, 0, 0}));
     const float scale = 1.0f / std::sqrt(float(hd));
     for (std::int64_t h = 0; h < group; ++h) ops::softmax(scores.row(h), scale);
     // out_h = sum_j p[h][j] V[j, g], each value row read once for the group.
@@ -577,7 +601,7 @@ class transformer {
     std::fill(op, op + group * hd, 0.0f);
     const std::span<float> v_row(s.v_row.data() + std::size_t(th * hd), std::size_t(hd));
     for (std::int64_t j = 0; j < n_keys; ++j) {
-      const std::int64_t r = j < end ? j : extra[std::size_t(j - end)];
+      const std::int64_t r = j < n_prefix ? begin + j : extra[std::size_t(j - n_prefix)];
       const KV* v = r < shared ? &base_values(r, g, 0) : &values(r, g, 0);
       std::span<const float> vr;
       if constexpr (std::is_same_v<KV, float>) {
@@ -589,6 +613,12 @@ class transformer {
       for (std::int64_t h = 0; h < group; ++h)
         ops::axpy(scores(h, j), vr, std::span<float>(op + h * hd, std::size_t(hd)));
     }
+  }
+
+  /// First cache position a token at `pos` attends to: pos - n_swa + 1 with a sliding window.
+  std::int64_t window_begin(std::int64_t pos) const noexcept {
+    const std::int64_t w = config().n_swa;
+    return w > 0 && pos + 1 > w ? pos + 1 - w : 0;
   }
 
   std::shared_ptr<const llama_weights> w_;

@@ -1,13 +1,14 @@
-// arx/model/weights.hpp — the weights of a Llama-family decoder: zero-copy views into a GGUF
-// file, validated once, immutable afterwards.
+// arx/model/weights.hpp — the weights of a Llama-family decoder (any architecture of
+// model/architectures.hpp): zero-copy views into a GGUF file, validated once, immutable
+// afterwards.
 //
 // One llama_weights object can serve any number of sequences (threads included): nothing in it
 // changes after load. It owns the gguf::file, whose memory mapping the matrix views point into,
 // so the views live exactly as long as the object; share it with std::shared_ptr.
 //
-// Matrices stay in the file's type (F32, F16, BF16, Q8_0, Q4_0 — mixed freely per tensor) and
-// are never copied. The norm vectors (n_embd floats each) are converted to f32 once, whatever
-// their stored type. Errors at load, all naming the tensor or key:
+// Matrices stay in the file's type (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, K-quants —
+// mixed freely per tensor) and are never copied. The norm vectors and biases are converted to
+// f32 once, whatever their stored type. Errors at load, all naming the tensor or key:
 //   * everything model_config::from_gguf throws (missing key or tensor, wrong shape, architecture)
 //   * a matrix whose type has no kernel                               -> arx::unsupported_error
 //   * a norm vector that is not F32, F16 or BF16                      -> arx::unsupported_error
@@ -31,12 +32,15 @@
 
 ARX_NAMESPACE_BEGIN
 
-/// The tensors of one transformer block. Matrix shapes are {n_out, n_in}.
+/// The tensors of one transformer block. Matrix shapes are {n_out, n_in}. Fused file tensors
+/// (Phi-3's attn_qkv and [gate; up] ffn_up) appear here as row ranges of the file's tensor.
 struct layer_weights {
   std::vector<float> attn_norm;      // [n_embd]
   any_tensor_view wq;                // {n_head * head_dim, n_embd}
   any_tensor_view wk;                // {n_head_kv * head_dim, n_embd}
   any_tensor_view wv;                // {n_head_kv * head_dim, n_embd}
+  std::vector<float> bq, bk, bv;     // [n_head * head_dim], [n_head_kv * head_dim] x2; empty
+                                     // unless the architecture has qkv biases (Qwen2)
   any_tensor_view wo;                // {n_embd, n_head * head_dim}
   std::vector<float> ffn_norm;       // [n_embd]
   any_tensor_view w_gate;            // {n_ff, n_embd}
@@ -84,15 +88,36 @@ class llama_weights {
     layers_.reserve(std::size_t(config_.n_layer));
     for (std::int64_t l = 0; l < config_.n_layer; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
+      const architecture& a = *config_.spec;
+      const std::int64_t q_dim = config_.n_head * config_.head_dim,
+                         kv_dim = config_.n_head_kv * config_.head_dim, n_ff = config_.n_ff;
       layer_weights w;
       w.attn_norm = vector(p + "attn_norm.weight");
-      w.wq = matrix(p + "attn_q.weight");
-      w.wk = matrix(p + "attn_k.weight");
-      w.wv = matrix(p + "attn_v.weight");
+      if (a.fused_qkv) {
+        const any_tensor_view qkv = matrix(p + "attn_qkv.weight");  // rows [q; k; v]
+        w.wq = qkv.rows(0, q_dim);
+        w.wk = qkv.rows(q_dim, q_dim + kv_dim);
+        w.wv = qkv.rows(q_dim + kv_dim, q_dim + 2 * kv_dim);
+      } else {
+        w.wq = matrix(p + "attn_q.weight");
+        w.wk = matrix(p + "attn_k.weight");
+        w.wv = matrix(p + "attn_v.weight");
+      }
+      if (a.qkv_bias) {
+        w.bq = vector(p + "attn_q.bias");
+        w.bk = vector(p + "attn_k.bias");
+        w.bv = vector(p + "attn_v.bias");
+      }
       w.wo = matrix(p + "attn_output.weight");
       w.ffn_norm = vector(p + "ffn_norm.weight");
-      w.w_gate = matrix(p + "ffn_gate.weight");
-      w.w_up = matrix(p + "ffn_up.weight");
+      if (a.fused_gate_up) {
+        const any_tensor_view gate_up = matrix(p + "ffn_up.weight");  // rows [gate; up]
+        w.w_gate = gate_up.rows(0, n_ff);
+        w.w_up = gate_up.rows(n_ff, 2 * n_ff);
+      } else {
+        w.w_gate = matrix(p + "ffn_gate.weight");
+        w.w_up = matrix(p + "ffn_up.weight");
+      }
       w.w_down = matrix(p + "ffn_down.weight");
       layers_.push_back(std::move(w));
     }
@@ -145,7 +170,7 @@ class llama_weights {
       ops::convert(std::span<const bf16>(v.as<bf16>().flat()), std::span<float>(out));
     else
       throw unsupported_error(file_.path() + ": tensor '" + name + "' has type " + type_name(t) +
-                              "; norm weights must be F32, F16 or BF16");
+                              "; norm weights and biases must be F32, F16 or BF16");
     return out;
   }
 

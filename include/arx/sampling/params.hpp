@@ -70,7 +70,7 @@
 #include "arx/sampling/penalties.hpp"
 #include "arx/sampling/rng.hpp"
 #include "arx/sampling/truncation.hpp"
-#include "arx/tokenizer/spm.hpp"
+#include "arx/tokenizer/tokenizer.hpp"
 
 ARX_NAMESPACE_BEGIN
 
@@ -317,8 +317,11 @@ inline sampler_chain make_sampler(const sampling_params& sp) {
   });
 }
 
-/// The same, with DRY reading token texts from `tok` (kept by reference only while building).
-inline sampler_chain make_sampler(const sampling_params& sp, const spm_tokenizer& tok) {
+/// The same, with DRY reading token texts from `tok` (spm_tokenizer, bpe_tokenizer or
+/// arx::tokenizer; kept by reference only while building).
+template <class Tokenizer>
+  requires requires(const Tokenizer& t) { t.vocab(); }
+sampler_chain make_sampler(const sampling_params& sp, const Tokenizer& tok) {
   return detail::build_sampler(sp, [&] {
     return dry(tok, sp.dry_multiplier, sp.dry_base, sp.dry_allowed_length, sp.dry_penalty_last_n,
                sp.dry_sequence_breakers);

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <queue>
 #include <span>
@@ -266,19 +267,22 @@ class spm_tokenizer {
 /// invalid subpart, as Unicode recommends), so the output is always valid UTF-8. A character
 /// split across byte tokens is held back until its last byte arrives; `flush` ends the stream
 /// (a truncated character left over becomes U+FFFD). Applies decode's first-token space strip.
-/// Keeps a reference to the tokenizer, which must outlive it.
+/// Keeps a reference to the tokenizer (spm_tokenizer, bpe_tokenizer or arx::tokenizer), which
+/// must outlive it.
 class detokenizer {
  public:
-  explicit detokenizer(const spm_tokenizer& tok, bool special = false)
-      : tok_(&tok), special_(special) {}
+  template <class Tokenizer>
+  explicit detokenizer(const Tokenizer& tok, bool special = false)
+      : piece_([&tok, special](std::int32_t id) { return tok.piece(id, special); }),
+        strip_space_(tok.vocab().add_space_prefix()) {}
 
   /// Text completed by `id` (possibly empty). invalid_argument for an out-of-range id.
   std::string push(std::int32_t id) {
     const std::size_t before = pending_.size();
-    pending_ += tok_->piece(id, special_);
+    pending_ += piece_(id);
     if (first_) {
       first_ = false;
-      if (tok_->vocab().add_space_prefix() && pending_.size() > before && pending_[before] == ' ')
+      if (strip_space_ && pending_.size() > before && pending_[before] == ' ')
         pending_.erase(before, 1);
     }
     return drain(false);
@@ -314,8 +318,8 @@ class detokenizer {
     return out;
   }
 
-  const spm_tokenizer* tok_;
-  bool special_;
+  std::function<std::string(std::int32_t)> piece_;
+  bool strip_space_;
   bool first_ = true;
   std::string pending_;
 };

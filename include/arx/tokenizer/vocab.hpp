@@ -6,7 +6,9 @@
 //   tokenizer.ggml.scores             array of f32, one per token (optional, default 0)
 //   tokenizer.ggml.token_type         array of i32, one per token (optional, default normal)
 //   tokenizer.ggml.{bos,eos,unknown,padding}_token_id   integers (optional, -1 when absent)
-//   tokenizer.ggml.add_bos_token / add_eos_token / add_space_prefix   bools
+//   tokenizer.ggml.add_bos_token / add_eos_token / add_space_prefix   bools (add_bos_token
+//                                     defaults to true for "llama" and for "gpt2" with the
+//                                     Llama 3 pre-tokenizer, tokenizer.ggml.pre = llama-bpe ...)
 //
 // Everything is validated when the vocab is built: array lengths agree, special ids are in range,
 // token texts are non-empty valid UTF-8, byte tokens spell `<0xXX>`. Errors are format_error
@@ -151,7 +153,11 @@ class vocab {
     v.eos_ = special_id(f, "tokenizer.ggml.eos_token_id", n);
     v.unk_ = special_id(f, "tokenizer.ggml.unknown_token_id", n);
     v.pad_ = special_id(f, "tokenizer.ggml.padding_token_id", n);
-    v.add_bos_ = f.get_or<bool>("tokenizer.ggml.add_bos_token", v.model_ == "llama");
+    // BOS by default: SentencePiece vocabs, and the Llama 3 BPE pre-tokenizer (as llama.cpp)
+    const std::string_view pre = f.get_or<std::string_view>("tokenizer.ggml.pre", "");
+    const bool llama3_bpe = v.model_ == "gpt2" && (pre == "llama3" || pre == "llama-v3" ||
+                                                   pre == "llama-bpe" || pre == "falcon3");
+    v.add_bos_ = f.get_or<bool>("tokenizer.ggml.add_bos_token", v.model_ == "llama" || llama3_bpe);
     v.add_eos_ = f.get_or<bool>("tokenizer.ggml.add_eos_token", false);
     v.add_space_prefix_ = f.get_or<bool>("tokenizer.ggml.add_space_prefix", v.model_ == "llama");
     if (v.add_bos_ && v.bos_ < 0 && !f.contains("tokenizer.ggml.add_bos_token"))

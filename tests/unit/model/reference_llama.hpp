@@ -9,7 +9,9 @@
 //   x = embd[token]
 //   per layer:  h = rmsnorm(x) * attn_norm
 //               q, k, v = Wq h, Wk h, Wv h;   RoPE(q, k) at the token's position
-//               x += Wo attention(q, k, v)    (causal, GQA, softmax(q.k / sqrt(head_dim)))
+//               x += Wo attention(q, k, v)    (causal, GQA, softmax(q.k / sqrt(head_dim));
+//                                              with llama.attention.sliding_window = w, token t
+//                                              sees positions max(0, t - w + 1) .. t only)
 //               h = rmsnorm(x) * ffn_norm
 //               x += Wdown (silu(Wgate h) * (Wup h))
 //   hidden = rmsnorm(x) * output_norm;  logits = Woutput hidden
@@ -173,6 +175,9 @@ inline output forward(const arx::gguf::file& f, std::span<const std::int32_t> to
   const double eps = double(f.get<float>("llama.attention.layer_norm_rms_epsilon"));
   const double base = double(f.get<float>("llama.rope.freq_base"));
   const std::int64_t hd = n_embd / n_head, group = n_head / n_head_kv;
+  const std::int64_t window = f.contains("llama.attention.sliding_window")
+                                  ? u("llama.attention.sliding_window")
+                                  : std::int64_t(tokens.size());
   const auto n = Eigen::Index(tokens.size());
   const std::string out_name =
       f.find_tensor("output.weight") ? "output.weight" : "token_embd.weight";
@@ -225,13 +230,15 @@ inline output forward(const arx::gguf::file& f, std::span<const std::int32_t> to
       const std::int64_t kvh = var == variant::gqa_modulo ? hh % n_head_kv : hh / group;
       for (Eigen::Index t = 0; t < n; ++t) {
         const Eigen::Index last = var == variant::no_causal_mask ? n - 1 : t;
-        Eigen::VectorXd s(last + 1);
-        for (Eigen::Index j = 0; j <= last; ++j)
-          s(j) = scale * q.row(t).segment(hh * hd, hd).dot(k.row(j).segment(kvh * hd, hd));
+        const Eigen::Index first = std::max<Eigen::Index>(0, t - Eigen::Index(window) + 1);
+        Eigen::VectorXd s(last + 1 - first);
+        for (Eigen::Index j = first; j <= last; ++j)
+          s(j - first) =
+              scale * q.row(t).segment(hh * hd, hd).dot(k.row(j).segment(kvh * hd, hd));
         s = (s.array() - s.maxCoeff()).exp();
         s /= s.sum();
-        for (Eigen::Index j = 0; j <= last; ++j)
-          att.row(t).segment(hh * hd, hd) += s(j) * v.row(j).segment(kvh * hd, hd);
+        for (Eigen::Index j = first; j <= last; ++j)
+          att.row(t).segment(hh * hd, hd) += s(j - first) * v.row(j).segment(kvh * hd, hd);
       }
     }
     x += matmul(att, p + "attn_output.weight");

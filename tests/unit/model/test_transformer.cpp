@@ -156,6 +156,30 @@ TEST_CASE("transformer f32 logits match the float64 reference", "[model][transfo
   }
 }
 
+TEST_CASE("transformer sliding-window attention matches the reference", "[model][transformer]") {
+  // llama.attention.sliding_window = 5 over 16 tokens: token t sees positions t-4..t. Batched and
+  // token by token (the window applies to cache rows either way), and the window must matter: the
+  // same weights without it give other logits.
+  tiny::params p;
+  p.n_swa = 5;
+  const tokens_t toks = tiny::tokens(16, p.n_vocab, 7);
+  const auto want = reference::forward(tiny::build(p), toks);
+  const auto m = make<float>(p);
+  REQUIRE(m.config().n_swa == 5);
+  const auto batch = compare(run_all(m, toks), want.logits);
+  auto seq = m.new_sequence();
+  const auto single = compare(run_one_by_one(m, seq, toks), want.logits);
+  INFO("batch max abs " << batch.max_abs << ", token by token " << single.max_abs);
+  CHECK(batch.max_abs <= tol_f32);
+  CHECK(single.max_abs <= tol_f32);
+  tiny::params whole = p;
+  whole.n_swa = 0;
+  const auto full = reference::forward(tiny::build(whole), toks);
+  CHECK((full.logits.bottomRows(10) - want.logits.bottomRows(10)).cwiseAbs().maxCoeff() > 0.05);
+  // the first 5 positions see no further back than the window anyway
+  CHECK((full.logits.topRows(5) - want.logits.topRows(5)).cwiseAbs().maxCoeff() <= 1e-12);
+}
+
 TEST_CASE("transformer quantized and half weights match the reference on dequantized weights",
           "[model][transformer]") {
   for (const auto& tt : type_tols) {

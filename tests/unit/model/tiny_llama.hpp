@@ -47,6 +47,7 @@ struct params {
   float rope_base = 10000.0f;
   float eps = 1e-5f;
   bool tied = false;  // true: no output.weight (logits use token_embd.weight)
+  std::int64_t n_swa = 0;  // > 0: llama.attention.sliding_window
   std::uint64_t seed = 1;
   arx::ggml_type type = arx::ggml_type::f32;       // every weight matrix
   arx::ggml_type norm_type = arx::ggml_type::f32;  // the norm vectors (f32, f16 or bf16)
@@ -147,6 +148,7 @@ inline arx::gguf::file build(const params& p) {
   w.set(a + "rope.dimension_count", std::uint32_t(p.n_rot ? p.n_rot : head_dim));
   w.set(a + "attention.layer_norm_rms_epsilon", p.eps);
   w.set(a + "rope.freq_base", p.rope_base);
+  if (p.n_swa > 0) w.set(a + "attention.sliding_window", std::uint32_t(p.n_swa));
   std::vector<std::string> toks;
   for (std::int64_t i = 0; i < p.n_vocab; ++i) toks.push_back("<t" + std::to_string(i) + ">");
   w.set_array("tokenizer.ggml.tokens", toks);
