@@ -78,7 +78,7 @@ void usage(std::FILE* out) {
       "Prompt processing (ppP: one batched forward of P tokens) and generation (tgN: N\n"
       "single-token forwards) speed for every model x thread count, like llama-bench.\n"
       "Lists are comma-separated; -m and -t may also be repeated.\n"
-      "  -m, --model FILE[,FILE]   GGUF model(s) (llama, qwen2, phi3, gemma)\n"
+      "  -m, --model FILE[,FILE]   GGUF model(s) (llama, qwen2, phi3, gemma, gpt2)\n"
       "  -t, --threads N[,N]       thread counts (default: physical cores)\n"
       "  -p, --n-prompt N[,N]      prompt lengths (default 512; 0 skips the pp test)\n"
       "  -n, --n-gen N[,N]         generation lengths (default 128; 0 skips the tg test)\n"

@@ -53,7 +53,7 @@ void usage(std::FILE* out) {
       "usage: generate -m MODEL.gguf [-p PROMPT | -f FILE] [options]\n"
       "Prints the prompt and its continuation on stdout (streamed); model summary, seed,\n"
       "sampler chain, timings and the stop reason go to stderr.\n"
-      "  -m, --model FILE       GGUF model (llama, qwen2, phi3 or gemma; SentencePiece or BPE)\n"
+      "  -m, --model FILE       GGUF model (llama, qwen2, phi3, gemma, gpt2; SPM or BPE vocab)\n"
       "  -p, --prompt TEXT      prompt text (default: empty, i.e. generate from BOS)\n"
       "  -f, --file FILE        read the prompt from FILE (its bytes as they are)\n"
       "  -n, --n-predict N      tokens to generate at most (default 64; -1: until the\n"

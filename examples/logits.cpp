@@ -34,7 +34,7 @@ void usage(std::FILE* out) {
       "usage: logits -m MODEL.gguf (-f FILE | -p TEXT) -o OUT.bin [--kv f32|f16] [--no-bos]\n"
       "Evaluates the prompt in one forward pass and writes the logits of every prompt position\n"
       "to OUT.bin as float32 little-endian, [n_prompt][n_vocab] row-major.\n"
-      "  -m, --model FILE   GGUF model (llama, qwen2, phi3 or gemma; SentencePiece or BPE)\n"
+      "  -m, --model FILE   GGUF model (llama, qwen2, phi3, gemma, gpt2; SPM or BPE vocab)\n"
       "  -f, --file FILE    the prompt is FILE's bytes, exactly as they are\n"
       "  -p, --prompt TEXT  the prompt text\n"
       "  -o, --output FILE  where to write the logits\n"

@@ -62,7 +62,7 @@ void usage(std::FILE* out) {
       "forward; the text is distributed exactly as plain sampling from the target.\n"
       "Prints the prompt and its continuation on stdout (streamed); the models, drafter,\n"
       "sampler, statistics and the speed-up over plain decoding go to stderr.\n"
-      "  -m, --model FILE       target GGUF model (llama, qwen2, phi3 or gemma; SPM or BPE)\n"
+      "  -m, --model FILE       target GGUF model (llama, qwen2, phi3, gemma, gpt2)\n"
       "Drafter (exactly one):\n"
       "  -md, --model-draft FILE  a draft model with the target's vocabulary\n"
       "      --lookup N         prompt lookup: continue the latest earlier occurrence of the\n"

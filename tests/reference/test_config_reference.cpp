@@ -71,7 +71,7 @@ TEST_CASE("model_config of every tiny-q weight type", "[model][config]") {
   }
 }
 
-TEST_CASE("model_config of qwen2, phi3 and gemma; gpt2 refused", "[model][config]") {
+TEST_CASE("model_config of qwen2, phi3, gemma and gpt2", "[model][config]") {
   {
     const auto c = load("tiny-qwen2.f32.gguf");
     CHECK(c.spec == &arx::qwen2_architecture);
@@ -91,6 +91,10 @@ TEST_CASE("model_config of qwen2, phi3 and gemma; gpt2 refused", "[model][config
     CHECK(c.n_head_kv == 1);
     CHECK(c.head_dim == 64);
   }
-  REQUIRE_THROWS_TYPED(load("tiny-gpt2.gguf"), arx::unsupported_error,
-                       Catch::Contains("'gpt2'") && Catch::Contains("llama, qwen2, phi3, gemma"));
+  {
+    const auto c = load("tiny-gpt2.gguf");
+    CHECK(c.spec == &arx::gpt2_architecture);
+    CHECK(c.n_ctx_train == 256);
+    CHECK(c.rms_eps == Approx(1e-5f));  // from gpt2.attention.layer_norm_epsilon
+  }
 }

@@ -377,6 +377,12 @@ TEST_CASE("qwen2 with a byte-level BPE vocabulary matches llama.cpp on tiny-qwen
   check_golden<float>("tiny-qwen2-bpe", {f32_tol});
 }
 
+TEST_CASE("gpt2 forward matches llama.cpp on tiny-gpt2", "[llama][golden][arch][bpe]") {
+  // Learned positions, LayerNorm with biases, fused QKV with bias, biased projections, a plain
+  // GELU MLP, F16 token_embd/output; README bound 1e-2 (f16 matrices, GELU through an f16 table).
+  check_golden<float>("tiny-gpt2", {1e-2});
+}
+
 TEST_CASE("phi3 forward matches llama.cpp on tiny-phi3", "[llama][golden][arch]") {
   // Fused attn_qkv and [gate; up] ffn_up, NeoX RoPE (its 2047-token window is longer than the
   // golden runs; the unit tests check the window itself).

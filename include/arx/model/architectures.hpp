@@ -7,6 +7,7 @@
 
 #include "arx/config.hpp"
 #include "arx/model/arch/gemma.hpp"
+#include "arx/model/arch/gpt2.hpp"
 #include "arx/model/arch/llama.hpp"
 #include "arx/model/arch/phi3.hpp"
 #include "arx/model/arch/qwen2.hpp"
@@ -19,6 +20,7 @@ inline constexpr const architecture* known_architectures[] = {
     &qwen2_architecture,
     &phi3_architecture,
     &gemma_architecture,
+    &gpt2_architecture,
 };
 
 /// The description of `name`, or nullptr when arx does not run it.
@@ -28,7 +30,7 @@ constexpr const architecture* find_architecture(std::string_view name) noexcept 
   return nullptr;
 }
 
-/// "llama, qwen2, phi3, gemma" — for error messages.
+/// "llama, qwen2, phi3, gemma, gpt2" — for error messages.
 inline std::string known_architecture_names() {
   std::string s;
   for (const architecture* a : known_architectures) {

@@ -1,4 +1,4 @@
-// arx/model/config.hpp — the hyperparameters of a Llama-family decoder (llama, qwen2, phi3, gemma:
+// arx/model/config.hpp — the hyperparameters of a decoder (llama, qwen2, phi3, gemma, gpt2:
 // model/architectures.hpp), read from GGUF metadata and checked against the file's tensor
 // directory.
 //
@@ -42,7 +42,7 @@ struct model_config {
   std::int64_t n_ctx_train = 0;      // context length the model was trained with
   std::int64_t n_vocab = 0;          // rows of token_embd / output
   float rope_freq_base = 10000.0f;   // RoPE theta
-  float rms_eps = 1e-5f;             // epsilon inside RMSNorm
+  float rms_eps = 1e-5f;             // epsilon inside the norm (RMSNorm or LayerNorm)
   bool tied_output = false;          // true: logits use token_embd.weight (no output.weight)
   std::int64_t n_swa = 0;            // sliding window: a token sees the n_swa latest positions
                                      // (itself included); 0 = the whole context
@@ -54,35 +54,47 @@ struct model_config {
   /// `fn(name, shape)` is called for every tensor, output.weight only when !tied_output.
   template <class F>
   void for_each_tensor(F&& fn) const {
+    const bool layer_norm = spec->norm == norm_kind::layer, bias = spec->linear_bias;
     fn(std::string("token_embd.weight"), shape_t{n_vocab, n_embd});  // {n_vocab, n_embd}
+    if (spec->learned_positions)
+      fn(std::string("position_embd.weight"), shape_t{n_ctx_train, n_embd});  // {n_ctx, n_embd}
     fn(std::string("output_norm.weight"), shape_t{n_embd});          // {n_embd}
+    if (layer_norm) fn(std::string("output_norm.bias"), shape_t{n_embd});
     if (!tied_output) fn(std::string("output.weight"), shape_t{n_vocab, n_embd});
     const std::int64_t q_dim = n_head * head_dim;      // all query heads side by side
     const std::int64_t kv_dim = n_head_kv * head_dim;  // all key (or value) heads side by side
     for (std::int64_t l = 0; l < n_layer; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
       fn(p + "attn_norm.weight", shape_t{n_embd});           // {n_embd}
+      if (layer_norm) fn(p + "attn_norm.bias", shape_t{n_embd});
       if (spec->fused_qkv) {
         fn(p + "attn_qkv.weight", shape_t{q_dim + 2 * kv_dim, n_embd});  // rows [q; k; v]
+        if (spec->qkv_bias) fn(p + "attn_qkv.bias", shape_t{q_dim + 2 * kv_dim});
       } else {
         fn(p + "attn_q.weight", shape_t{q_dim, n_embd});     // {n_head*head_dim, n_embd}
         fn(p + "attn_k.weight", shape_t{kv_dim, n_embd});    // {n_head_kv*head_dim, n_embd}
         fn(p + "attn_v.weight", shape_t{kv_dim, n_embd});    // {n_head_kv*head_dim, n_embd}
       }
-      if (spec->qkv_bias) {
+      if (spec->qkv_bias && !spec->fused_qkv) {
         fn(p + "attn_q.bias", shape_t{q_dim});               // {n_head*head_dim}
         fn(p + "attn_k.bias", shape_t{kv_dim});              // {n_head_kv*head_dim}
         fn(p + "attn_v.bias", shape_t{kv_dim});              // {n_head_kv*head_dim}
       }
       fn(p + "attn_output.weight", shape_t{n_embd, q_dim});  // {n_embd, n_head*head_dim}
+      if (bias) fn(p + "attn_output.bias", shape_t{n_embd});
       fn(p + "ffn_norm.weight", shape_t{n_embd});            // {n_embd}
-      if (spec->fused_gate_up) {
+      if (layer_norm) fn(p + "ffn_norm.bias", shape_t{n_embd});
+      if (!spec->gated_mlp) {
+        fn(p + "ffn_up.weight", shape_t{n_ff, n_embd});      // {n_ff, n_embd}
+        if (bias) fn(p + "ffn_up.bias", shape_t{n_ff});
+      } else if (spec->fused_gate_up) {
         fn(p + "ffn_up.weight", shape_t{2 * n_ff, n_embd});  // rows [gate; up]
       } else {
         fn(p + "ffn_gate.weight", shape_t{n_ff, n_embd});    // {n_ff, n_embd}
         fn(p + "ffn_up.weight", shape_t{n_ff, n_embd});      // {n_ff, n_embd}
       }
       fn(p + "ffn_down.weight", shape_t{n_embd, n_ff});      // {n_embd, n_ff}
+      if (bias) fn(p + "ffn_down.bias", shape_t{n_embd});
     }
   }
 };
@@ -124,7 +136,10 @@ inline model_config model_config::from_gguf(const gguf::file& f) {
   c.n_ff = detail::read_size(f, k_ff);
   c.n_ctx_train = detail::read_size(f, k_ctx);
   c.rope_freq_base = f.get_or<float>(a + "rope.freq_base", 10000.0f);
-  c.rms_eps = f.get<float>(a + "attention.layer_norm_rms_epsilon");
+  const std::string k_eps = a + (c.spec->norm == norm_kind::layer
+                                     ? "attention.layer_norm_epsilon"
+                                     : "attention.layer_norm_rms_epsilon");
+  c.rms_eps = f.get<float>(k_eps);
 
   // The head size: explicit (attention.key_length, Gemma), else n_embd / n_head.
   const std::string k_key = a + "attention.key_length", k_value = a + "attention.value_length";
@@ -154,8 +169,8 @@ inline model_config model_config::from_gguf(const gguf::file& f) {
                                                detail::kv(k_head, c.n_head) + " = " +
                                                std::to_string(c.head_dim)));
   if (!(c.rms_eps > 0.0f))
-    throw shape_error(f.path() + ": metadata '" + a + "attention.layer_norm_rms_epsilon' is " +
-                      std::to_string(c.rms_eps) + "; it must be positive");
+    throw shape_error(f.path() + ": metadata '" + k_eps + "' is " + std::to_string(c.rms_eps) +
+                      "; it must be positive");
 
   // The vocabulary size: explicit when the converter recorded it, else the tokenizer's length.
   if (f.contains(k_vocab)) {

@@ -1,4 +1,4 @@
-// arx/model/transformer.hpp — the Llama-family decoder (llama, qwen2, phi3, gemma): shared
+// arx/model/transformer.hpp — the decoder (llama, qwen2, phi3, gemma, gpt2): shared
 // immutable weights, per-sequence state owned by the caller, one forward entry point for a batch
 // of tokens.
 //
@@ -15,16 +15,17 @@
 // Data flow of forward() for a batch of n tokens at positions [pos, pos + n), per layer l
 // (the architecture's variations, model/architecture.hpp, in brackets):
 //   x      [n][n_embd]      residual stream, starts as the token embeddings [· sqrt(n_embd)]
-//   xn     [n][n_embd]      rms_norm(x) * attn_norm
+//                           [+ learned position embeddings, and then no RoPE]
+//   xn     [n][n_embd]      rms_norm(x) * attn_norm  [layer_norm(x) * attn_norm + its bias]
 //   q      [n][n_head][head_dim] = xn · Wqᵀ,  k, v [n][n_head_kv][head_dim] = xn · Wkᵀ, xn · Wvᵀ
 //          [+ bq, bk, bv]   [Wq, Wk, Wv: row ranges of one fused attn_qkv]
 //   RoPE on q and k (pairs (2i, 2i+1) [or NeoX halves], angle (pos + t) · base^(−2i / n_rot));
 //          k, v → KV cache
 //   att    [n][n_head][head_dim]  causal attention of token t over cache positions [0, pos + t]
 //          [only the last n_swa of them with a sliding window]
-//   x     += att · Woᵀ
+//   x     += att · Woᵀ [+ bo]
 //   xn     = rms_norm(x) * ffn_norm;   x += (silu [gelu](xn · Wgateᵀ) ⊙ (xn · Wupᵀ)) · Wdownᵀ
-//          [Wgate, Wup: row ranges of one fused ffn_up]
+//          [Wgate, Wup: row ranges of one fused ffn_up] [no gate: gelu(xn · Wupᵀ + b) · Wdownᵀ + b]
 // then hidden = rms_norm(x) * output_norm and logits = hidden · Woutputᵀ for the rows asked for.
 //
 // Every matrix product is ops::gemm, which is batch-invariant: a token's logits are bit-identical
@@ -253,6 +254,10 @@ class transformer {
       throw invalid_argument("transformer::new_sequence: capacity " + std::to_string(capacity) +
                              " is negative");
     if (capacity == 0) capacity = config().n_ctx_train;
+    if (config().spec->learned_positions && capacity > config().n_ctx_train)
+      throw invalid_argument("transformer::new_sequence: capacity " + std::to_string(capacity) +
+                             " is beyond the " + std::to_string(config().n_ctx_train) +
+                             " positions " + config().arch + " has learned embeddings for");
     return sequence<KV>(kv_cache<KV>(config(), capacity, limit));
   }
 
@@ -381,28 +386,43 @@ class transformer {
       for (std::int64_t t = start[std::size_t(i)]; t < start[std::size_t(i) + 1]; ++t)
         w_->embed(parts[std::size_t(i)].tokens[std::size_t(t - start[std::size_t(i)])], x.row(t));
     if (arch.scale_embeddings) ops::scale(x.flat(), std::sqrt(float(c.n_embd)));
+    if (arch.learned_positions)  // x += position_embd[pos] (tmp holds the rows meanwhile)
+      for (std::int64_t t = 0; t < n; ++t) {
+        detail::row_to_f32(w_->position_embd(), posn[std::size_t(t)], tmp.row(t));
+        ops::add(x.row(t), tmp.row(t));
+      }
     const std::size_t half = std::size_t(c.n_rot / 2);
     const ops::rope_params rp{int(c.n_rot), c.rope_freq_base, 1.0f, arch.rope};
-    for (std::int64_t t = 0; t < n; ++t)
-      ops::rope_sincos(posn[std::size_t(t)], rp,
-                       std::span(s.cos).subspan(std::size_t(t) * half, half),
-                       std::span(s.sin).subspan(std::size_t(t) * half, half));
+    if (!arch.learned_positions)
+      for (std::int64_t t = 0; t < n; ++t)
+        ops::rope_sincos(posn[std::size_t(t)], rp,
+                         std::span(s.cos).subspan(std::size_t(t) * half, half),
+                         std::span(s.sin).subspan(std::size_t(t) * half, half));
+    // The architecture's norm: RMSNorm, or LayerNorm with its bias.
+    const auto norm = [&](tensor_view<const float> in, std::span<const float> w,
+                          std::span<const float> b, tensor_view<float> out) {
+      if (arch.norm == norm_kind::layer)
+        ops::layer_norm(in, w, b, c.rms_eps, out);
+      else
+        ops::rms_norm(in, w, c.rms_eps, out);
+    };
+    const auto add_bias = [n](tensor_view<float> m, std::span<const float> b) {
+      if (!b.empty())
+        for (std::int64_t t = 0; t < n; ++t) ops::add(m.row(t), b);
+    };
 
     for (std::int64_t l = 0; l < c.n_layer; ++l) {
       const layer_weights& L = w_->layer(l);
       if (skip[std::size_t(l)] & 1) continue;  // (a skipped layer's MLP is skipped too)
       // Attention block.
-      ops::rms_norm(x, L.attn_norm, c.rms_eps, xn);
+      norm(x, L.attn_norm, L.attn_norm_b, xn);
       ops::gemm(L.wq, xn, q, quant, pool);
       ops::gemm(L.wk, xn, k, quant, pool);
       ops::gemm(L.wv, xn, v, quant, pool);
-      if (arch.qkv_bias)
-        for (std::int64_t t = 0; t < n; ++t) {
-          ops::add(q.row(t), L.bq);
-          ops::add(k.row(t), L.bk);
-          ops::add(v.row(t), L.bv);
-        }
-      for (std::int64_t t = 0; t < n; ++t) {
+      add_bias(q, L.bq);
+      add_bias(k, L.bk);
+      add_bias(v, L.bv);
+      for (std::int64_t t = 0; t < n && !arch.learned_positions; ++t) {
         const auto cs = std::span<const float>(s.cos).subspan(std::size_t(t) * half, half);
         const auto sn = std::span<const float>(s.sin).subspan(std::size_t(t) * half, half);
         ops::rope_apply(heads(q.row(t), c.n_head), cs, sn, rp.layout);
@@ -436,17 +456,26 @@ class transformer {
       else
         attend_range(0, 1);
       ops::gemm(L.wo, att, tmp, quant, pool);
+      add_bias(tmp, L.bo);
       ops::add(x.flat(), tmp.flat());
       if (skip[std::size_t(l)] & 2) continue;
       // MLP block.
-      ops::rms_norm(x, L.ffn_norm, c.rms_eps, xn);
-      ops::gemm(L.w_gate, xn, gate, quant, pool);
+      norm(x, L.ffn_norm, L.ffn_norm_b, xn);
       ops::gemm(L.w_up, xn, up, quant, pool);
-      if (arch.gate == mlp_gate::gelu)
-        ops::geglu(gate.flat(), up.flat(), gate.flat());
-      else
-        ops::swiglu(gate.flat(), up.flat(), gate.flat());
-      ops::gemm(L.w_down, gate, tmp, quant, pool);
+      add_bias(up, L.b_up);
+      if (!arch.gated_mlp) {  // down(act(up(x)))
+        if (arch.gate == mlp_gate::gelu) ops::gelu(up.flat());
+        else ops::silu(up.flat());
+        ops::gemm(L.w_down, up, tmp, quant, pool);
+      } else {
+        ops::gemm(L.w_gate, xn, gate, quant, pool);
+        if (arch.gate == mlp_gate::gelu)
+          ops::geglu(gate.flat(), up.flat(), gate.flat());
+        else
+          ops::swiglu(gate.flat(), up.flat(), gate.flat());
+        ops::gemm(L.w_down, gate, tmp, quant, pool);
+      }
+      add_bias(tmp, L.b_down);
       ops::add(x.flat(), tmp.flat());
     }
     for (std::int64_t i = 0; i < n_parts; ++i)
@@ -470,7 +499,7 @@ class transformer {
     const std::int64_t n_out = src.shape(0);
     grow(s.hidden, n_out * c.n_embd);
     const auto hidden = mat(s.hidden, n_out, c.n_embd);
-    ops::rms_norm(src, w_->output_norm(), c.rms_eps, hidden);
+    norm(src, w_->output_norm(), w_->output_norm_bias(), hidden);
     // (with one entry, a rows::last output beside a rows::all one is the last of those rows)
     const auto pick = [&](rows which, tensor_view<const float> all) {
       if (which == rows::none) return tensor_view<const float>(all.data(), shape_t{0, all.shape(1)});

@@ -1,4 +1,4 @@
-// arx/model/weights.hpp — the weights of a Llama-family decoder (any architecture of
+// arx/model/weights.hpp — the weights of a decoder (any architecture of
 // model/architectures.hpp): zero-copy views into a GGUF file, validated once, immutable
 // afterwards.
 //
@@ -36,16 +36,21 @@ ARX_NAMESPACE_BEGIN
 /// (Phi-3's attn_qkv and [gate; up] ffn_up) appear here as row ranges of the file's tensor.
 struct layer_weights {
   std::vector<float> attn_norm;      // [n_embd]
+  std::vector<float> attn_norm_b;    // [n_embd], LayerNorm architectures only
   any_tensor_view wq;                // {n_head * head_dim, n_embd}
   any_tensor_view wk;                // {n_head_kv * head_dim, n_embd}
   any_tensor_view wv;                // {n_head_kv * head_dim, n_embd}
   std::vector<float> bq, bk, bv;     // [n_head * head_dim], [n_head_kv * head_dim] x2; empty
-                                     // unless the architecture has qkv biases (Qwen2)
+                                     // unless the architecture has qkv biases (Qwen2, GPT-2)
   any_tensor_view wo;                // {n_embd, n_head * head_dim}
+  std::vector<float> bo;             // [n_embd], with linear biases only (GPT-2)
   std::vector<float> ffn_norm;       // [n_embd]
-  any_tensor_view w_gate;            // {n_ff, n_embd}
+  std::vector<float> ffn_norm_b;     // [n_embd], LayerNorm architectures only
+  any_tensor_view w_gate;            // {n_ff, n_embd}; empty without a gate (GPT-2)
   any_tensor_view w_up;              // {n_ff, n_embd}
+  std::vector<float> b_up;           // [n_ff], with linear biases only
   any_tensor_view w_down;            // {n_embd, n_ff}
+  std::vector<float> b_down;         // [n_embd], with linear biases only
 };
 
 namespace detail {
@@ -83,8 +88,11 @@ class llama_weights {
 
   llama_weights(token, gguf::file f) : file_(std::move(f)), config_(model_config::from_gguf(file_)) {
     token_embd_ = matrix("token_embd.weight");
+    if (config_.spec->learned_positions) position_embd_ = matrix("position_embd.weight");
     output_ = config_.tied_output ? token_embd_ : matrix("output.weight");
     output_norm_ = vector("output_norm.weight");
+    const bool layer_norm = config_.spec->norm == norm_kind::layer;
+    if (layer_norm) output_norm_b_ = vector("output_norm.bias");
     layers_.reserve(std::size_t(config_.n_layer));
     for (std::int64_t l = 0; l < config_.n_layer; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
@@ -93,24 +101,39 @@ class llama_weights {
                          kv_dim = config_.n_head_kv * config_.head_dim, n_ff = config_.n_ff;
       layer_weights w;
       w.attn_norm = vector(p + "attn_norm.weight");
+      if (layer_norm) w.attn_norm_b = vector(p + "attn_norm.bias");
       if (a.fused_qkv) {
         const any_tensor_view qkv = matrix(p + "attn_qkv.weight");  // rows [q; k; v]
         w.wq = qkv.rows(0, q_dim);
         w.wk = qkv.rows(q_dim, q_dim + kv_dim);
         w.wv = qkv.rows(q_dim + kv_dim, q_dim + 2 * kv_dim);
+        if (a.qkv_bias) {
+          const std::vector<float> b = vector(p + "attn_qkv.bias");  // [q; k; v]
+          w.bq.assign(b.begin(), b.begin() + q_dim);
+          w.bk.assign(b.begin() + q_dim, b.begin() + q_dim + kv_dim);
+          w.bv.assign(b.begin() + q_dim + kv_dim, b.end());
+        }
       } else {
         w.wq = matrix(p + "attn_q.weight");
         w.wk = matrix(p + "attn_k.weight");
         w.wv = matrix(p + "attn_v.weight");
-      }
-      if (a.qkv_bias) {
-        w.bq = vector(p + "attn_q.bias");
-        w.bk = vector(p + "attn_k.bias");
-        w.bv = vector(p + "attn_v.bias");
+        if (a.qkv_bias) {
+          w.bq = vector(p + "attn_q.bias");
+          w.bk = vector(p + "attn_k.bias");
+          w.bv = vector(p + "attn_v.bias");
+        }
       }
       w.wo = matrix(p + "attn_output.weight");
+      if (a.linear_bias) w.bo = vector(p + "attn_output.bias");
       w.ffn_norm = vector(p + "ffn_norm.weight");
-      if (a.fused_gate_up) {
+      if (layer_norm) w.ffn_norm_b = vector(p + "ffn_norm.bias");
+      if (a.linear_bias) {
+        w.b_up = vector(p + "ffn_up.bias");
+        w.b_down = vector(p + "ffn_down.bias");
+      }
+      if (!a.gated_mlp) {
+        w.w_up = matrix(p + "ffn_up.weight");
+      } else if (a.fused_gate_up) {
         const any_tensor_view gate_up = matrix(p + "ffn_up.weight");  // rows [gate; up]
         w.w_gate = gate_up.rows(0, n_ff);
         w.w_up = gate_up.rows(n_ff, 2 * n_ff);
@@ -131,6 +154,10 @@ class llama_weights {
   const any_tensor_view& token_embd() const noexcept { return token_embd_; }  // {n_vocab, n_embd}
   const any_tensor_view& output() const noexcept { return output_; }  // {n_vocab, n_embd}
   std::span<const float> output_norm() const noexcept { return output_norm_; }  // [n_embd]
+  /// [n_embd] with LayerNorm (GPT-2), else empty.
+  std::span<const float> output_norm_bias() const noexcept { return output_norm_b_; }
+  /// {n_ctx_train, n_embd} with learned positions (GPT-2), else an empty view.
+  const any_tensor_view& position_embd() const noexcept { return position_embd_; }
   const layer_weights& layer(std::int64_t i) const {
     if (i < 0 || i >= config_.n_layer)
       throw invalid_argument("llama_weights::layer(" + std::to_string(i) + "): the model has " +
@@ -177,7 +204,8 @@ class llama_weights {
   gguf::file file_;
   model_config config_;
   any_tensor_view token_embd_, output_;
-  std::vector<float> output_norm_;
+  std::vector<float> output_norm_, output_norm_b_;
+  any_tensor_view position_embd_;
   std::vector<layer_weights> layers_;
 };
 
