@@ -266,7 +266,7 @@ std::string ftype_name(const arx::gguf::file& f, const arx::llama_weights& w) {
       default: break;
     }
   }
-  return arx::type_name(w.layer(0).w_gate.type());  // the type of the bulk of the weights
+  return arx::type_name(w.layer(0).w_down.type());  // the type of the bulk of the weights
 }
 
 std::string size_label(const arx::gguf::file& f, std::uint64_t n_params) {
@@ -294,7 +294,8 @@ model_info describe(const std::string& path, const arx::llama_weights& w) {
   std::uint64_t b = w.output().nbytes();
   for (std::int64_t l = 0; l < c.n_layer; ++l) {
     const auto& L = w.layer(l);
-    for (const auto* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) b += t->nbytes();
+    for (const auto* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      if (t->rank() == 2) b += t->nbytes();  // (no w_gate without a gated MLP)
   }
   m.tg_bytes = b;
   m.type = c.arch + " " + size_label(f, m.n_params) + " " + ftype_name(f, w);

@@ -11,6 +11,11 @@
 //                   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //        qwen2      llama3 with single digits (\p{N} instead of \p{N}{1,3})
 //        starcoder  every digit alone (\p{N}), then gpt2 on the rest
+//        default    runs of [\p{P}$+<=>^~|], then gpt2, then \p{N}+, then [0-9]{3}, each pattern
+//                   splitting the pieces of the one before (matches and the gaps between them)
+//        falcon     runs of [\p{P}$+<=>^~|`], then gpt2, then [0-9]{3}
+//        deepseek-coder  [\r\n], \s?\p{L}+, \s?\p{P}+, runs of U+4E00-U+9FA5, U+0800-U+4E00
+//                   and U+AC00-U+D7FF, then \p{N}
 //   3. each word's bytes become the GPT-2 byte alphabet (printable bytes stand for themselves,
 //      the others for U+0100 + k), and adjacent symbols are merged by `tokenizer.ggml.merges`
 //      rank (lowest first, leftmost on ties) until no listed pair is left; llama3 first takes a
@@ -24,6 +29,7 @@
 //   llama3:    llama3, llama-v3, llama-bpe, falcon3, dbrx, smaug-bpe, chatglm-bpe
 //   qwen2:     qwen2, deepseek-r1-qwen, stablelm2
 //   starcoder: starcoder, refact, command-r, smollm, codeshell, exaone, minerva-7b
+//   default, falcon, deepseek-coder: those names
 // Any other name (or none) is an unsupported_error naming it: a wrong pre-tokenizer would give
 // plausible but wrong ids. Merges naming a token the vocabulary lacks are a format_error.
 #pragma once
@@ -50,7 +56,7 @@
 ARX_NAMESPACE_BEGIN
 
 /// The pre-tokenizer families arx implements (see the file comment for the names of each).
-enum class bpe_pre { gpt2, llama3, qwen2, starcoder };
+enum class bpe_pre { gpt2, llama3, qwen2, starcoder, default_, falcon, deepseek_coder };
 
 /// The family of a `tokenizer.ggml.pre` name, or nullopt when arx does not implement it.
 inline std::optional<bpe_pre> bpe_pre_for(std::string_view name) {
@@ -70,7 +76,8 @@ inline std::optional<bpe_pre> bpe_pre_for(std::string_view name) {
       {"starcoder", bpe_pre::starcoder}, {"refact", bpe_pre::starcoder},
       {"command-r", bpe_pre::starcoder}, {"smollm", bpe_pre::starcoder},
       {"codeshell", bpe_pre::starcoder}, {"exaone", bpe_pre::starcoder},
-      {"minerva-7b", bpe_pre::starcoder},
+      {"minerva-7b", bpe_pre::starcoder}, {"default", bpe_pre::default_},
+      {"falcon", bpe_pre::falcon},       {"deepseek-coder", bpe_pre::deepseek_coder},
   };
   for (const auto& [n, p] : names)
     if (n == name) return p;
@@ -135,15 +142,58 @@ class bpe_splitter {
   /// Every \p{N} alone, the text between them as one piece each.
   template <class Out>
   void digits(std::size_t b, std::size_t e, Out&& out) const {
-    std::size_t start = b;
-    for (std::size_t i = b; i < e; ++i)
-      if (number(cp(i))) {
-        if (start < i) out(start, i);
-        out(i, i + 1);
-        start = i + 1;
-      }
-    if (start < e) out(start, e);
+    matches(b, e, [&](std::size_t i, std::size_t) { return number(cp(i)) ? i + 1 : i; }, out);
   }
+
+  /// A regular-expression split: at each position the match m(i, e) (its end, or i for none);
+  /// matches and the gaps between them become pieces, in order.
+  template <class Match, class Out>
+  void matches(std::size_t b, std::size_t e, Match m, Out&& out) const {
+    std::size_t gap = b;
+    for (std::size_t i = b; i < e;) {
+      const std::size_t j = m(i, e);
+      if (j == i) {
+        ++i;
+        continue;
+      }
+      if (gap < i) out(gap, i);
+      out(i, j);
+      i = gap = j;
+    }
+    if (gap < e) out(gap, e);
+  }
+
+  // Matchers for matches(): runs of a class, an optional \s before a run, [0-9]{3}, [\r\n].
+  template <class Pred>
+  auto run_of(Pred p) const {
+    return [this, p](std::size_t i, std::size_t e) { return p(cp(i)) ? extend(i, e, p) : i; };
+  }
+  template <class Pred>
+  auto space_then_run(Pred p) const {
+    return [this, p](std::size_t i, std::size_t e) {
+      const std::size_t k = space(cp(i)) && i + 1 < e && p(cp(i + 1)) ? i + 1 : i;
+      return p(cp(k)) ? extend(k, e, p) : i;
+    };
+  }
+  auto three_digits() const {
+    return [this](std::size_t i, std::size_t e) {
+      const auto d = [&](std::size_t k) { return k < e && cp(k) >= '0' && cp(k) <= '9'; };
+      return d(i) && d(i + 1) && d(i + 2) ? i + 3 : i;
+    };
+  }
+  auto one_newline() const {
+    return [this](std::size_t i, std::size_t) { return newline(cp(i)) ? i + 1 : i; };
+  }
+  /// [\p{P}$+<=>^~|] (and ` with `backtick`).
+  static bool punct_or_symbol(char32_t x, bool backtick) {
+    return unicode::is_punct(x) || x == '$' || x == '+' || x == '<' || x == '=' || x == '>' ||
+           x == '^' || x == '~' || x == '|' || (backtick && x == '`');
+  }
+  static bool cjk(char32_t x) {
+    return (x >= 0x4e00 && x <= 0x9fa5) || (x >= 0x0800 && x <= 0x4e00) ||
+           (x >= 0xac00 && x <= 0xd7ff);
+  }
+  static bool punct(char32_t x) { return unicode::is_punct(x); }
 
  private:
   char32_t cp(std::size_t i) const { return c_[i].cp; }
@@ -243,7 +293,8 @@ class bpe_tokenizer {
     if (!family)
       throw unsupported_error(f.path() + ": tokenizer.ggml.pre '" + gguf::escape(pre, 64) +
                               "' is not a pre-tokenizer arx implements (it does gpt-2, "
-                              "llama-bpe, qwen2, starcoder and their aliases)");
+                              "llama-bpe, qwen2, starcoder and their aliases, default, falcon "
+                              "and deepseek-coder)");
     const auto merges = f.get_array<std::string_view>("tokenizer.ggml.merges");
     return bpe_tokenizer(std::move(v), merges, *family, f.path());
   }
@@ -257,7 +308,8 @@ class bpe_tokenizer {
                                    bool parse_special = false) const {
     std::vector<std::int32_t> out;
     if (add_bos) {
-      if (vocab_.bos() < 0) throw invalid_argument("bpe_tokenizer::encode: the vocab has no BOS token");
+      if (vocab_.bos() < 0)
+        throw invalid_argument("bpe_tokenizer::encode: the vocab has no BOS token");
       out.push_back(vocab_.bos());
     }
     if (text.empty()) return out;
@@ -267,6 +319,17 @@ class bpe_tokenizer {
       if (id >= 0) out.push_back(id);
       else encode_run(part, out);
     }
+    return out;
+  }
+
+  /// The words the pre-tokenizer cuts `text` into (valid UTF-8, else invalid_argument), before
+  /// any merge; special tokens are not looked for.
+  std::vector<std::string> pre_tokenize(std::string_view text) const {
+    if (const std::size_t at = utf8::first_invalid(text); at != std::string_view::npos)
+      throw invalid_argument("bpe_tokenizer::pre_tokenize: invalid UTF-8 at byte " +
+                             std::to_string(at));
+    std::vector<std::string> out;
+    for_each_word(text, [&](std::string_view w) { out.emplace_back(w); });
     return out;
   }
 
@@ -331,11 +394,17 @@ class bpe_tokenizer {
   }
 
   void encode_run(std::string_view text, std::vector<std::int32_t>& out) const {
+    for_each_word(text, [&](std::string_view w) { encode_word(w, out); });
+  }
+
+  /// Calls fn(word) for the pre-tokenizer's words of `text` (valid UTF-8), in order.
+  template <class Fn>
+  void for_each_word(std::string_view text, Fn&& fn) const {
     const auto cps = unicode::decode(text);
     const detail::bpe_splitter split(cps);
     const auto word = [&](std::size_t b, std::size_t e) {
       const std::size_t from = cps[b].at, to = cps[e - 1].at + cps[e - 1].len;
-      encode_word(text.substr(from, to - from), out);
+      fn(text.substr(from, to - from));
     };
     switch (pre_) {
       case bpe_pre::gpt2: split.gpt2(0, cps.size(), word); break;
@@ -344,6 +413,38 @@ class bpe_tokenizer {
       case bpe_pre::starcoder:
         split.digits(0, cps.size(), [&](std::size_t b, std::size_t e) { split.gpt2(b, e, word); });
         break;
+      case bpe_pre::default_:
+      case bpe_pre::falcon: {
+        const bool falcon = pre_ == bpe_pre::falcon;
+        const auto punct = split.run_of([falcon](char32_t x) {
+          return detail::bpe_splitter::punct_or_symbol(x, falcon);
+        });
+        const auto numbers = split.run_of([](char32_t x) { return unicode::is_number(x); });
+        const auto last = [&](std::size_t b, std::size_t e) {
+          split.matches(b, e, split.three_digits(), word);
+        };
+        split.matches(0, cps.size(), punct, [&](std::size_t b, std::size_t e) {
+          split.gpt2(b, e, [&](std::size_t b2, std::size_t e2) {
+            if (falcon) last(b2, e2);
+            else split.matches(b2, e2, numbers, last);
+          });
+        });
+        break;
+      }
+      case bpe_pre::deepseek_coder: {
+        const auto letters = split.space_then_run([](char32_t x) { return unicode::is_letter(x); });
+        const auto puncts = split.space_then_run(&detail::bpe_splitter::punct);
+        const auto cjk = split.run_of(&detail::bpe_splitter::cjk);
+        split.matches(0, cps.size(), split.one_newline(), [&](std::size_t b, std::size_t e) {
+          split.matches(b, e, letters, [&](std::size_t b2, std::size_t e2) {
+            split.matches(b2, e2, puncts, [&](std::size_t b3, std::size_t e3) {
+              split.matches(b3, e3, cjk,
+                            [&](std::size_t b4, std::size_t e4) { split.digits(b4, e4, word); });
+            });
+          });
+        });
+        break;
+      }
     }
   }
 

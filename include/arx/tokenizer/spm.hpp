@@ -37,6 +37,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -272,6 +273,7 @@ class spm_tokenizer {
 class detokenizer {
  public:
   template <class Tokenizer>
+    requires(!std::is_same_v<Tokenizer, detokenizer>)
   explicit detokenizer(const Tokenizer& tok, bool special = false)
       : piece_([&tok, special](std::int32_t id) { return tok.piece(id, special); }),
         strip_space_(tok.vocab().add_space_prefix()) {}

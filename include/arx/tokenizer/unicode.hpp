@@ -1,11 +1,11 @@
 // arx/tokenizer/unicode.hpp — what the byte-level BPE pre-tokenizers need to know about code
 // points: UTF-8 decoding with byte offsets, and the classes the pre-tokenizer patterns name
-// (\p{L} letters, \p{N} numbers, \s white space).
+// (\p{L} letters, \p{N} numbers, \p{P} punctuation, \s white space).
 //
 //   unicode::decode(text)   -> code points with the byte offset and length of each
-//   unicode::is_letter(cp), is_number(cp), is_space(cp)
+//   unicode::is_letter(cp), is_number(cp), is_punct(cp), is_space(cp)
 //
-// Letters and numbers are the general categories L* and N* (tables in unicode_tables.hpp,
+// Letters, numbers and punctuation are the general categories L*, N* and P* (unicode_tables.hpp,
 // generated from Python's unicodedata by the script at the end of this comment); white space is
 // Unicode's White_Space property, as regex engines take \s. The text must be valid UTF-8
 // (callers check it first).
@@ -19,7 +19,7 @@
 //           if ok and start is None: start = c
 //           if not ok and start is not None: out.append((start, c - 1)); start = None
 //       return out
-//   for name, cat in (("letter_ranges", "L"), ("number_ranges", "N")):
+//   for name, cat in (("letter_ranges", "L"), ("number_ranges", "N"), ("punctuation_ranges", "P")):
 //       print(name, ", ".join("{0x%X, 0x%X}" % r for r in ranges(cat)))
 #pragma once
 
@@ -80,6 +80,7 @@ constexpr bool is_number(char32_t cp) noexcept {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
   return detail::in_ranges(number_ranges, cp);
 }
+constexpr bool is_punct(char32_t cp) noexcept { return detail::in_ranges(punctuation_ranges, cp); }
 constexpr bool is_space(char32_t cp) noexcept {
   return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
          (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||

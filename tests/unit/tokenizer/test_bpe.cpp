@@ -17,25 +17,6 @@
 
 namespace {
 
-std::vector<std::string> split(arx::bpe_pre pre, std::string_view text) {
-  const auto cps = arx::unicode::decode(text);
-  const arx::detail::bpe_splitter s(cps);
-  std::vector<std::string> out;
-  const auto word = [&](std::size_t b, std::size_t e) {
-    const std::size_t from = cps[b].at, to = cps[e - 1].at + cps[e - 1].len;
-    out.emplace_back(text.substr(from, to - from));
-  };
-  switch (pre) {
-    case arx::bpe_pre::gpt2: s.gpt2(0, cps.size(), word); break;
-    case arx::bpe_pre::llama3: s.llama3(0, cps.size(), 3, word); break;
-    case arx::bpe_pre::qwen2: s.llama3(0, cps.size(), 1, word); break;
-    case arx::bpe_pre::starcoder:
-      s.digits(0, cps.size(), [&](std::size_t b, std::size_t e) { s.gpt2(b, e, word); });
-      break;
-  }
-  return out;
-}
-
 using words = std::vector<std::string>;
 
 /// A "gpt2" vocabulary: the 256 characters of the byte alphabet (ids 0-255 in byte order), then
@@ -67,26 +48,39 @@ arx::gguf::file bpe_file(const std::vector<std::string>& extra,
   return arx::gguf::file::from_bytes(w.to_bytes(), "bpe-test.gguf");
 }
 
+std::vector<std::string> split(std::string_view pre, std::string_view text) {
+  return arx::bpe_tokenizer::from_gguf(bpe_file({}, {}, std::string(pre))).pre_tokenize(text);
+}
+
 }  // namespace
 
 TEST_CASE("bpe pre-tokenizers split words as their patterns say", "[tokenizer][bpe]") {
-  using arx::bpe_pre;
-  CHECK(split(bpe_pre::gpt2, "Hello world") == words{"Hello", " world"});
-  CHECK(split(bpe_pre::gpt2, "  Hello") == words{" ", " Hello"});
-  CHECK(split(bpe_pre::gpt2, "I've 123abc!!") == words{"I", "'ve", " 123", "abc", "!!"});
-  CHECK(split(bpe_pre::gpt2, "a \n b") == words{"a", " \n", " b"});
-  CHECK(split(bpe_pre::gpt2, "I'M") == words{"I", "'", "M"});  // case-sensitive contractions
-  CHECK(split(bpe_pre::gpt2, "x  ") == words{"x", "  "});      // trailing spaces stay together
-  CHECK(split(bpe_pre::gpt2, "Führer über") == words{"Führer", " über"});
-  CHECK(split(bpe_pre::gpt2, "٣٤ x") == words{"٣٤", " x"});  // Arabic-Indic digits are \p{N}
+  CHECK(split("gpt-2", "Hello world") == words{"Hello", " world"});
+  CHECK(split("gpt-2", "  Hello") == words{" ", " Hello"});
+  CHECK(split("gpt-2", "I've 123abc!!") == words{"I", "'ve", " 123", "abc", "!!"});
+  CHECK(split("gpt-2", "a \n b") == words{"a", " \n", " b"});
+  CHECK(split("gpt-2", "I'M") == words{"I", "'", "M"});  // case-sensitive contractions
+  CHECK(split("gpt-2", "x  ") == words{"x", "  "});      // trailing spaces stay together
+  CHECK(split("gpt-2", "Führer über") == words{"Führer", " über"});
+  CHECK(split("gpt-2", "٣٤ x") == words{"٣٤", " x"});  // Arabic-Indic digits are \p{N}
 
   const words l3{"Hello", " ", "123", "456", "7", " world", "'s", "\n\n", " ", " x"};
-  CHECK(split(bpe_pre::llama3, "Hello 1234567 world's\n\n  x") == l3);
-  CHECK(split(bpe_pre::llama3, "I'M") == words{"I", "'M"});  // case-insensitive
-  CHECK(split(bpe_pre::llama3, "(hi) ...\r\nok") == words{"(hi", ")", " ...\r\n", "ok"});
-  CHECK(split(bpe_pre::qwen2, "x 2024") == words{"x", " ", "2", "0", "2", "4"});
-  CHECK(split(bpe_pre::starcoder, "ab12 c") == words{"ab", "1", "2", " c"});
-  CHECK(split(bpe_pre::starcoder, "v2.0") == words{"v", "2", ".", "0"});
+  CHECK(split("llama-bpe", "Hello 1234567 world's\n\n  x") == l3);
+  CHECK(split("llama-bpe", "I'M") == words{"I", "'M"});  // case-insensitive
+  CHECK(split("llama-bpe", "(hi) ...\r\nok") == words{"(hi", ")", " ...\r\n", "ok"});
+  CHECK(split("qwen2", "x 2024") == words{"x", " ", "2", "0", "2", "4"});
+  CHECK(split("starcoder", "ab12 c") == words{"ab", "1", "2", " c"});
+  CHECK(split("starcoder", "v2.0") == words{"v", "2", ".", "0"});
+  // default: [\p{P}$+<=>^~|]+ first, then gpt2, \p{N}+, [0-9]{3} within each piece
+  CHECK(split("default", "a+=b 12345!") == words{"a", "+=", "b", " ", "123", "45", "!"});
+  CHECK(split("default", "x, y") == words{"x", ",", " y"});
+  // falcon: the same punctuation class with `, then gpt2, then [0-9]{3} (no \p{N}+ step)
+  CHECK(split("falcon", "`a` 12345") == words{"`", "a", "`", " ", "123", "45"});
+  // deepseek-coder: [\r\n], \s?\p{L}+ (CJK ideographs are letters too: "\t中文" first), \s?\p{P}+
+  // ('=' is a math symbol, not \p{P}), CJK runs (which split "\t中文" again), \p{N}
+  CHECK(split("deepseek-coder", "int x=42;\n\t中文") ==
+        words{"int", " x", "=", "4", "2", ";", "\n", "\t", "中文"});
+  CHECK(split("deepseek-coder", "2x ..a") == words{"2", "x", " ..", "a"});
 }
 
 TEST_CASE("bpe merges the lowest-ranked pair first", "[tokenizer][bpe]") {
@@ -123,8 +117,8 @@ TEST_CASE("bpe tokenizer errors", "[tokenizer][bpe]") {
                        arx::format_error, Catch::Contains("merges entry 1"));
   REQUIRE_THROWS_TYPED(arx::bpe_tokenizer::from_gguf(bpe_file(extra, {"ab"})), arx::format_error,
                        Catch::Contains("not two symbols"));
-  REQUIRE_THROWS_TYPED(arx::tokenizer::from_gguf(bpe_file(extra, {}, "falcon")),
-                       arx::unsupported_error, Catch::Contains("'falcon'"));
+  REQUIRE_THROWS_TYPED(arx::tokenizer::from_gguf(bpe_file(extra, {}, "deepseek-llm")),
+                       arx::unsupported_error, Catch::Contains("'deepseek-llm'"));
   REQUIRE_THROWS_TYPED(arx::tokenizer::from_gguf(bpe_file(extra, {}, "")),
                        arx::unsupported_error, Catch::Contains("tokenizer.ggml.pre ''"));
   const auto t = arx::tokenizer::from_gguf(bpe_file(extra, {"a b"}));
