@@ -76,7 +76,8 @@ TEST_CASE("bpe tokenizer reproduces the golden prompts of the BPE models",
     REQUIRE(tok.is_bpe());
     for (const auto& js : arx_test::reference_files(std::string("golden/") + model, ".json")) {
       std::ifstream in(js, std::ios::binary);
-      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
       const auto g = arx_test::parse_json(text);
       std::vector<std::int32_t> want;
       for (const auto& x : g["prompt_ids"].items) want.push_back(std::int32_t(x.num));
@@ -108,7 +109,8 @@ TEST_CASE("bpe tokenizer: special tokens only with parse_special", "[tokenizer][
   CHECK(tok.piece(*eot, true) == "<|endoftext|>");
 }
 
-TEST_CASE("bpe tokenizer refuses what it cannot tokenize correctly", "[tokenizer][bpe][reference]") {
+TEST_CASE("bpe tokenizer refuses what it cannot tokenize correctly",
+          "[tokenizer][bpe][reference]") {
   const auto f = arx::gguf::open(
       (arx_test::reference_dir() / "vocab" / "ggml-vocab-gpt-2.gguf").string());
   {

@@ -48,7 +48,8 @@ class tokenizer {
   /// asking for it with a SentencePiece one is an unsupported_error.
   std::vector<std::int32_t> encode(std::string_view text, bool add_bos,
                                    bool parse_special = false) const {
-    if (const auto* b = std::get_if<bpe_tokenizer>(&t_)) return b->encode(text, add_bos, parse_special);
+    if (const auto* b = std::get_if<bpe_tokenizer>(&t_))
+      return b->encode(text, add_bos, parse_special);
     if (parse_special)
       throw unsupported_error("tokenizer::encode: parse_special is implemented for BPE "
                               "vocabularies only");

@@ -160,7 +160,8 @@ TEST_CASE("gemv: shape errors name both shapes", "[ops][gemv]") {
   CHECK_THROWS_AS(arx::ops::gemv(w1, std::span<const float>(x_ok), std::span<float>(y)),
                   arx::shape_error);
   std::vector<std::byte> raw(64);
-  const arx::any_tensor_view q41(arx::ggml_type::iq4_nl, raw.data(), {1, 32}, "blk.3.attn_q.weight");
+  const arx::any_tensor_view q41(arx::ggml_type::iq4_nl, raw.data(), {1, 32},
+                                 "blk.3.attn_q.weight");
   try {
     arx::ops::gemv(q41, std::span<const float>(x_ok).first(32), std::span<float>(y).first(1));
     FAIL("no exception");

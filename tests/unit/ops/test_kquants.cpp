@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -27,6 +28,17 @@ constexpr int levels() {
   else if constexpr (std::is_same_v<T, block_q4_1> || std::is_same_v<T, block_q4_k>) return 16;
   else if constexpr (std::is_same_v<T, block_q6_k>) return 64;
   else return 32;  // Q5_0, Q5_1, Q5_K
+}
+
+/// Σ w[i]·x(i) and Σ |w[i]·x(i)| in double.
+template <class X>
+std::pair<double, double> exact_dot(const std::vector<double>& w, X x) {
+  double sum = 0, abs_sum = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    sum += w[i] * x(i);
+    abs_sum += std::fabs(w[i] * x(i));
+  }
+  return {sum, abs_sum};
 }
 
 }  // namespace
@@ -96,13 +108,9 @@ TEMPLATE_TEST_CASE("kquants: int8 dot with Q8_0 activations against the exact su
     const auto w = ops_test::random_units<T>(r, nb);
     const auto xq = ops_test::random_activation_blocks(r, nb * be / 32);
     const auto wv = ops_test::exact_values(w.data(), w.size());
-    double exact = 0, abs_sum = 0;
-    for (std::size_t i = 0; i < wv.size(); ++i) {
-      const auto& b = xq[i / 32];
-      const double xv = double(arx::to_f32(b.d)) * b.qs[i % 32];
-      exact += wv[i] * xv;
-      abs_sum += std::fabs(wv[i] * xv);
-    }
+    const auto [exact, abs_sum] = exact_dot(wv, [&](std::size_t i) {
+      return double(arx::to_f32(xq[i / 32].d)) * xq[i / 32].qs[i % 32];
+    });
     const float got = arx::ops::dot(std::span<const T>(w), std::span<const arx::block_q8_0>(xq));
     const float ref = arx::ops::ref::dot_q8(std::span<const T>(w),
                                             std::span<const arx::block_q8_0>(xq));
@@ -126,11 +134,7 @@ TEMPLATE_TEST_CASE("kquants: f32 dot equals the reference within summation order
     const auto w = ops_test::random_units<T>(r, nb);
     const auto x = ops_test::random_floats(r, nb * be);
     const auto wv = ops_test::exact_values(w.data(), w.size());
-    double exact = 0, abs_sum = 0;
-    for (std::size_t i = 0; i < wv.size(); ++i) {
-      exact += wv[i] * double(x[i]);
-      abs_sum += std::fabs(wv[i] * double(x[i]));
-    }
+    const auto [exact, abs_sum] = exact_dot(wv, [&](std::size_t i) { return double(x[i]); });
     const float fast = arx::ops::dot(std::span<const T>(w), std::span<const float>(x));
     const float ref = arx::ops::ref::dot(std::span<const T>(w), std::span<const float>(x));
     const double tol = ops_test::order_tolerance(abs_sum, wv.size(), 2);
