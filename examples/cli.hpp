@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -205,6 +206,28 @@ inline std::string read_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw arx::io_error(path, "read failed");
   return ss.str();
+}
+
+/// The folder of the bundled demo models (examples/models): ARX_DEMO_MODELS in the environment
+/// when set, else the source folder the examples were built from (ARX_DEMO_MODEL_DIR).
+inline std::string demo_model_dir() {
+  if (const char* env = std::getenv("ARX_DEMO_MODELS"); env != nullptr && *env != '\0') return env;
+#ifdef ARX_DEMO_MODEL_DIR
+  return ARX_DEMO_MODEL_DIR;
+#else
+  return "examples/models";
+#endif
+}
+
+/// The path of a bundled demo model (e.g. "kjv-target.gguf"), used when no -m is given; a
+/// usage_error saying where it looked when the file is not there.
+inline std::string demo_model(const std::string& file) {
+  const std::string path = demo_model_dir() + "/" + file;
+  if (!std::ifstream(path)) {
+    throw usage_error{"no model given (-m FILE), and the bundled demo model " + path +
+                      " is not there (set ARX_DEMO_MODELS to the folder that holds it)"};
+  }
+  return path;
 }
 
 /// Peak resident memory of this process in bytes (VmHWM of /proc/self/status), or 0 where that

@@ -50,10 +50,11 @@ namespace {
 
 void usage(std::FILE* out) {
   std::fputs(
-      "usage: generate -m MODEL.gguf [-p PROMPT | -f FILE] [options]\n"
+      "usage: generate [-m MODEL.gguf] [-p PROMPT | -f FILE] [options]\n"
       "Prints the prompt and its continuation on stdout (streamed); model summary, seed,\n"
       "sampler chain, timings and the stop reason go to stderr.\n"
       "  -m, --model FILE       GGUF model (llama, qwen2, phi3, gemma, gpt2; SPM or BPE vocab)\n"
+      "                         (default: the bundled demo model examples/models/kjv-target.gguf)\n"
       "  -p, --prompt TEXT      prompt text (default: empty, i.e. generate from BOS)\n"
       "  -f, --file FILE        read the prompt from FILE (its bytes as they are)\n"
       "  -n, --n-predict N      tokens to generate at most (default 64; -1: until the\n"
@@ -107,6 +108,7 @@ void usage(std::FILE* out) {
 
 struct options {
   std::string model;
+  bool demo = false;  // no -m: the bundled demo model(s) of examples/models
   std::string prompt;
   std::string prompt_file;
   bool have_prompt = false, have_file = false;
@@ -205,7 +207,10 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "--ignore-eos") o.ignore_eos = true;
     else throw usage_error{"unexpected argument '" + std::string(a) + "'"};
   }
-  if (o.model.empty()) throw usage_error{"no model given (-m FILE)"};
+  if (o.model.empty()) {  // the bundled demo model (examples/models)
+    o.model = arx_cli::demo_model("kjv-target.gguf");
+    o.demo = true;
+  }
   if (o.have_prompt && o.have_file) throw usage_error{"give the prompt with -p or -f, not both"};
   if (o.n_predict == 0 || o.n_predict < -1)
     throw usage_error{"-n must be positive or -1, got " + std::to_string(o.n_predict)};
@@ -361,6 +366,8 @@ arx::generate_result search(const options& o, const arx::transformer<KV>& model,
 
 template <class KV>
 int run(const options& o) {
+  if (o.demo)
+    std::fprintf(stderr, "no -m given: the bundled demo model (examples/models/README.md)\n");
   const auto model = arx::transformer<KV>::load(o.model);
   const auto tok = arx::tokenizer::from_gguf(model.weights().file());
   print_summary(model.weights(), tok);

@@ -56,13 +56,16 @@ namespace {
 
 void usage(std::FILE* out) {
   std::fputs(
-      "usage: speculative -m MODEL.gguf (-md DRAFT.gguf | --lookup N | --self-skip LAYERS)\n"
+      "usage: speculative [-m MODEL.gguf] (-md DRAFT.gguf | --lookup N | --self-skip LAYERS)\n"
       "                   [-p PROMPT | -f FILE] [options]\n"
       "Speculative decoding: a drafter proposes tokens, the target model verifies them in one\n"
       "forward; the text is distributed exactly as plain sampling from the target.\n"
       "Prints the prompt and its continuation on stdout (streamed); the models, drafter,\n"
       "sampler, statistics and the speed-up over plain decoding go to stderr.\n"
       "  -m, --model FILE       target GGUF model (llama, qwen2, phi3, gemma, gpt2)\n"
+      "                         (default: the bundled demo pair of examples/models, the target\n"
+      "                         kjv-target.gguf with kjv-draft.gguf as -md unless a drafter is\n"
+      "                         given)\n"
       "Drafter (exactly one):\n"
       "  -md, --model-draft FILE  a draft model with the target's vocabulary\n"
       "      --lookup N         prompt lookup: continue the latest earlier occurrence of the\n"
@@ -123,6 +126,7 @@ void usage(std::FILE* out) {
 struct options {
   std::string model;
   std::string draft_model;
+  bool demo = false;  // no -m: the bundled demo model(s) of examples/models
   int lookup = 0;  // 0: not chosen
   std::vector<std::int64_t> skip_layers, skip_ffn;
   bool self_skip = false;
@@ -264,7 +268,12 @@ bool parse(int argc, char** argv, options& o) {
     else if (a == "--ignore-eos") o.ignore_eos = true;
     else throw usage_error{"unexpected argument '" + std::string(a) + "'"};
   }
-  if (o.model.empty()) throw usage_error{"no model given (-m FILE)"};
+  if (o.model.empty()) {  // the bundled demo pair (examples/models)
+    o.model = arx_cli::demo_model("kjv-target.gguf");
+    if (o.draft_model.empty() && !lookup_set && !o.self_skip)
+      o.draft_model = arx_cli::demo_model("kjv-draft.gguf");
+    o.demo = true;
+  }
   const int drafters = int(!o.draft_model.empty()) + int(lookup_set) + int(o.self_skip);
   if (drafters != 1)
     throw usage_error{
@@ -441,6 +450,8 @@ int decode(const setup<KV>& s, Drafter drafter) {
 
 template <class KV>
 int run(const options& o) {
+  if (o.demo)
+    std::fprintf(stderr, "no -m given: the bundled demo models (examples/models/README.md)\n");
   const auto target = arx::transformer<KV>::load(o.model);
   const auto tok = arx::tokenizer::from_gguf(target.weights().file());
   print_model("target", target.weights());
