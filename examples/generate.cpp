@@ -1,6 +1,7 @@
 // generate: text generation with a Llama-family GGUF model (llama.cpp-style options).
 //
 //   generate -m model.gguf -p "Once upon a time" -n 64                 # llama.cpp's sampling
+//   generate -p "And God said"                # no -m: the bundled demo model (examples/models)
 //   generate -m model.gguf -p "Once upon a time" --temp 0              # greedy
 //   generate -m model.gguf -p "Once upon a time" --seed 42 --top-k 20 --samplers "k;p;t"
 //

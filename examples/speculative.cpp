@@ -1,6 +1,7 @@
 // speculative: text generation with speculative decoding (arx/decoding/speculative.hpp).
 //
 //   speculative -m target.gguf -md draft.gguf --draft 5 -p "Once upon a time"   # draft model
+//   speculative -p "And God said"         # no -m: the bundled demo pair (examples/models)
 //   speculative -m model.gguf --lookup 3 -f prompt.txt --temp 0                 # prompt lookup
 //   speculative -m model.gguf --self-skip 4,6-9 -p "..."                        # self-speculation
 //   speculative -m target.gguf -md draft.gguf --tree 3,4 --draft 12 -p "..."    # draft trees
