@@ -130,6 +130,7 @@ TEST_CASE("demo models: greedy generation is deterministic", "[models]") {
 
 TEST_CASE("demo pair: speculative greedy equals plain greedy", "[models]") {
   const auto target = model_t::load(dir + "/kjv-target.gguf");
+  const auto draft = model_t::load(dir + "/kjv-draft.gguf");
   const auto tok = arx::tokenizer::from_gguf(target.weights().file());
   const auto prompt = tok.encode("In the beginning", true);
   arx::thread_pool pool(2);
@@ -141,10 +142,7 @@ TEST_CASE("demo pair: speculative greedy equals plain greedy", "[models]") {
     arx::speculative_params sp;
     sp.draft_max = gamma;
     sp.draft_min = std::min(sp.draft_min, gamma);
-    arx::speculative_decoder dec(target, greedy,
-                                 arx::model_drafter<>(model_t::load(dir + "/kjv-draft.gguf"), 0,
-                                                      &pool),
-                                 sp, 1);
+    arx::speculative_decoder dec(target, greedy, arx::model_drafter<>(draft, 0, &pool), sp, 1);
     auto seq = target.new_sequence();
     seq.set_thread_pool(&pool);
     const auto res = dec.generate(seq, prompt, 64, [](arx::token_id) {});
