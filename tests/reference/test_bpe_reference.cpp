@@ -115,9 +115,9 @@ TEST_CASE("bpe tokenizer refuses what it cannot tokenize correctly",
       (arx_test::reference_dir() / "vocab" / "ggml-vocab-gpt-2.gguf").string());
   {
     const auto g = edited(f, "tokenizer.ggml.pre",
-                          [](auto& w) { w.set("tokenizer.ggml.pre", "deepseek-llm"); });
+                          [](auto& w) { w.set("tokenizer.ggml.pre", "deepseek-v3"); });
     REQUIRE_THROWS_TYPED(arx::tokenizer::from_gguf(g), arx::unsupported_error,
-                         Catch::Contains("deepseek-llm") && Catch::Contains("edited.gguf"));
+                         Catch::Contains("deepseek-v3") && Catch::Contains("edited.gguf"));
   }
   {
     const auto g = edited(f, "tokenizer.ggml.merges", [](auto& w) {

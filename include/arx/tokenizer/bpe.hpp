@@ -16,6 +16,13 @@
 //        falcon     runs of [\p{P}$+<=>^~|`], then gpt2, then [0-9]{3}
 //        deepseek-coder  [\r\n], \s?\p{L}+, \s?\p{P}+, runs of U+4E00-U+9FA5, U+0800-U+4E00
 //                   and U+AC00-U+D7FF, then \p{N}
+//        deepseek-llm    [\r\n], \s?[cased letters]+ (the list of ranges in its tokenizer: Latin,
+//                   Greek, Cyrillic, Armenian, Georgian, Cherokee, ... but no CJK or Arabic),
+//                   \s?[ASCII punctuation and symbols, their full-width forms, U+2018-U+201F,
+//                   U+3001-U+3002]+, \s+$ (the trailing white space of each piece), the CJK runs
+//                   of deepseek-coder, then \p{N}+
+//                   As llama.cpp runs these with std::wregex on text whose non-ASCII white space
+//                   became U+000B, no white space belongs to the letter, punctuation or CJK sets.
 //   3. each word's bytes become the GPT-2 byte alphabet (printable bytes stand for themselves,
 //      the others for U+0100 + k), and adjacent symbols are merged by `tokenizer.ggml.merges`
 //      rank (lowest first, leftmost on ties) until no listed pair is left; llama3 first takes a
@@ -29,7 +36,7 @@
 //   llama3:    llama3, llama-v3, llama-bpe, falcon3, dbrx, smaug-bpe, chatglm-bpe
 //   qwen2:     qwen2, deepseek-r1-qwen, stablelm2
 //   starcoder: starcoder, refact, command-r, smollm, codeshell, exaone, minerva-7b
-//   default, falcon, deepseek-coder: those names
+//   default, falcon, deepseek-coder, deepseek-llm: those names
 // Any other name (or none) is an unsupported_error naming it: a wrong pre-tokenizer would give
 // plausible but wrong ids. Merges naming a token the vocabulary lacks are a format_error.
 #pragma once
@@ -56,7 +63,16 @@
 ARX_NAMESPACE_BEGIN
 
 /// The pre-tokenizer families arx implements (see the file comment for the names of each).
-enum class bpe_pre { gpt2, llama3, qwen2, starcoder, default_, falcon, deepseek_coder };
+enum class bpe_pre {
+  gpt2,
+  llama3,
+  qwen2,
+  starcoder,
+  default_,
+  falcon,
+  deepseek_coder,
+  deepseek_llm
+};
 
 /// The family of a `tokenizer.ggml.pre` name, or nullopt when arx does not implement it.
 inline std::optional<bpe_pre> bpe_pre_for(std::string_view name) {
@@ -78,6 +94,7 @@ inline std::optional<bpe_pre> bpe_pre_for(std::string_view name) {
       {"codeshell", bpe_pre::starcoder}, {"exaone", bpe_pre::starcoder},
       {"minerva-7b", bpe_pre::starcoder}, {"default", bpe_pre::default_},
       {"falcon", bpe_pre::falcon},       {"deepseek-coder", bpe_pre::deepseek_coder},
+      {"deepseek-llm", bpe_pre::deepseek_llm},
   };
   for (const auto& [n, p] : names)
     if (n == name) return p;
@@ -189,9 +206,54 @@ class bpe_splitter {
     return unicode::is_punct(x) || x == '$' || x == '+' || x == '<' || x == '=' || x == '>' ||
            x == '^' || x == '~' || x == '|' || (backtick && x == '`');
   }
+  /// Every \s at the end of [b, e) as one piece, the rest before it as another (\s+$).
+  template <class Out>
+  void trailing_space(std::size_t b, std::size_t e, Out&& out) const {
+    std::size_t k = e;
+    while (k > b && space(cp(k - 1))) --k;
+    if (b < k) out(b, k);
+    if (k < e) out(k, e);
+  }
+  /// [U+4E00-U+9FA5 U+0800-U+4E00 U+AC00-U+D7FF] less white space (U+1680, U+2000-U+200A, ...,
+  /// U+3000 lie in the middle range; llama.cpp's matcher sees them as U+000B).
   static bool cjk(char32_t x) {
-    return (x >= 0x4e00 && x <= 0x9fa5) || (x >= 0x0800 && x <= 0x4e00) ||
-           (x >= 0xac00 && x <= 0xd7ff);
+    return ((x >= 0x4e00 && x <= 0x9fa5) || (x >= 0x0800 && x <= 0x4e00) ||
+            (x >= 0xac00 && x <= 0xd7ff)) &&
+           !unicode::is_space(x);
+  }
+  /// deepseek-llm's letter set: the cased letters its tokenizer lists, range by range.
+  static bool deepseek_letter(char32_t x) {
+    static constexpr std::uint32_t r[][2] = {
+        {0x41, 0x5A},       {0x61, 0x7A},       {0xB5, 0xB5},       {0xC0, 0xD6},
+        {0xD8, 0xF6},       {0xF8, 0x1BA},      {0x1BC, 0x1BF},     {0x1C4, 0x293},
+        {0x295, 0x2AF},     {0x370, 0x373},     {0x376, 0x377},     {0x37B, 0x37D},
+        {0x37F, 0x37F},     {0x386, 0x386},     {0x388, 0x38A},     {0x38C, 0x38C},
+        {0x38E, 0x3A1},     {0x3A3, 0x3F5},     {0x3F7, 0x481},     {0x48A, 0x52F},
+        {0x531, 0x556},     {0x10A0, 0x10C5},   {0x13A0, 0x13F5},   {0x13F8, 0x13FD},
+        {0x1C90, 0x1CBA},   {0x1CBD, 0x1CBF},   {0x1D00, 0x1D2B},   {0x1D6B, 0x1D77},
+        {0x1D79, 0x1D9A},   {0x1E00, 0x1F15},   {0x1F18, 0x1F1D},   {0x1F20, 0x1F45},
+        {0x1F48, 0x1F4D},   {0x1F50, 0x1F57},   {0x1F59, 0x1F59},   {0x1F5B, 0x1F5B},
+        {0x1F5D, 0x1F5D},   {0x1F5F, 0x1F7D},   {0x1F80, 0x1FB4},   {0x1FB6, 0x1FBC},
+        {0x1FBE, 0x1FBE},   {0x1FC2, 0x1FC4},   {0x1FC6, 0x1FCC},   {0x1FD0, 0x1FD3},
+        {0x1FD6, 0x1FDB},   {0x1FE0, 0x1FEC},   {0x1FF2, 0x1FF4},   {0x1FF6, 0x1FFC},
+        {0x2102, 0x2102},   {0x2107, 0x2107},   {0x210A, 0x2113},   {0x2115, 0x2115},
+        {0x2119, 0x211D},   {0x2124, 0x2124},   {0x2126, 0x2126},   {0x2128, 0x2128},
+        {0x212A, 0x212D},   {0x212F, 0x2134},   {0x2139, 0x2139},   {0x213C, 0x213F},
+        {0x2145, 0x2149},   {0x214E, 0x214E},   {0x2183, 0x2184},   {0x2C00, 0x2C7B},
+        {0x2C7E, 0x2CE4},   {0x2CEB, 0x2CEE},   {0x2CF2, 0x2CF3},   {0xA640, 0xA66D},
+        {0xA680, 0xA69B},   {0xA722, 0xA76F},   {0xA771, 0xA787},   {0xA78B, 0xA78E},
+        {0xAB70, 0xABBF},   {0xFB00, 0xFB06},   {0xFB13, 0xFB17},   {0xFF21, 0xFF3A},
+        {0xFF41, 0xFF5A},   {0x10400, 0x1044F}, {0x104B0, 0x104D3}, {0x104D8, 0x104FB},
+        {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x118A0, 0x118DF}, {0x1E900, 0x1E943},
+    };
+    return unicode::detail::in_ranges(r, x);
+  }
+  /// deepseek-llm's punctuation set: [!-/:-~], U+FF01-U+FF0F, U+FF1A-U+FF5E, U+2018-U+201F,
+  /// U+3001-U+3002 (its U+3000 is white space).
+  static bool deepseek_punct(char32_t x) {
+    return (x >= 0x21 && x <= 0x2f) || (x >= 0x3a && x <= 0x7e) || (x >= 0x2018 && x <= 0x201f) ||
+           (x >= 0x3001 && x <= 0x3002) || (x >= 0xff01 && x <= 0xff0f) ||
+           (x >= 0xff1a && x <= 0xff5e);
   }
   static bool punct(char32_t x) { return unicode::is_punct(x); }
 
@@ -293,8 +355,8 @@ class bpe_tokenizer {
     if (!family)
       throw unsupported_error(f.path() + ": tokenizer.ggml.pre '" + gguf::escape(pre, 64) +
                               "' is not a pre-tokenizer arx implements (it does gpt-2, "
-                              "llama-bpe, qwen2, starcoder and their aliases, default, falcon "
-                              "and deepseek-coder)");
+                              "llama-bpe, qwen2, starcoder and their aliases, default, falcon, "
+                              "deepseek-coder and deepseek-llm)");
     const auto merges = f.get_array<std::string_view>("tokenizer.ggml.merges");
     return bpe_tokenizer(std::move(v), merges, *family, f.path());
   }
@@ -440,6 +502,25 @@ class bpe_tokenizer {
             split.matches(b2, e2, puncts, [&](std::size_t b3, std::size_t e3) {
               split.matches(b3, e3, cjk,
                             [&](std::size_t b4, std::size_t e4) { split.digits(b4, e4, word); });
+            });
+          });
+        });
+        break;
+      }
+      case bpe_pre::deepseek_llm: {
+        using S = detail::bpe_splitter;
+        const auto letters = split.space_then_run(&S::deepseek_letter);
+        const auto puncts = split.space_then_run(&S::deepseek_punct);
+        const auto cjk = split.run_of(&S::cjk);
+        const auto numbers = split.run_of([](char32_t x) { return unicode::is_number(x); });
+        split.matches(0, cps.size(), split.one_newline(), [&](std::size_t b, std::size_t e) {
+          split.matches(b, e, letters, [&](std::size_t b2, std::size_t e2) {
+            split.matches(b2, e2, puncts, [&](std::size_t b3, std::size_t e3) {
+              split.trailing_space(b3, e3, [&](std::size_t b4, std::size_t e4) {
+                split.matches(b4, e4, cjk, [&](std::size_t b5, std::size_t e5) {
+                  split.matches(b5, e5, numbers, word);
+                });
+              });
             });
           });
         });

@@ -117,8 +117,8 @@ TEST_CASE("bpe tokenizer errors", "[tokenizer][bpe]") {
                        arx::format_error, Catch::Contains("merges entry 1"));
   REQUIRE_THROWS_TYPED(arx::bpe_tokenizer::from_gguf(bpe_file(extra, {"ab"})), arx::format_error,
                        Catch::Contains("not two symbols"));
-  REQUIRE_THROWS_TYPED(arx::tokenizer::from_gguf(bpe_file(extra, {}, "deepseek-llm")),
-                       arx::unsupported_error, Catch::Contains("'deepseek-llm'"));
+  REQUIRE_THROWS_TYPED(arx::tokenizer::from_gguf(bpe_file(extra, {}, "deepseek-v3")),
+                       arx::unsupported_error, Catch::Contains("'deepseek-v3'"));
   REQUIRE_THROWS_TYPED(arx::tokenizer::from_gguf(bpe_file(extra, {}, "")),
                        arx::unsupported_error, Catch::Contains("tokenizer.ggml.pre ''"));
   const auto t = arx::tokenizer::from_gguf(bpe_file(extra, {"a b"}));
