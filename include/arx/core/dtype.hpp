@@ -231,22 +231,31 @@ struct dtype_traits<block_q4_0> {
   using dot_type = block_q8_0;
 };
 
-/// The other block types decode to f32 on the fly and take f32 activations (dot_type float).
-#define ARX_DECODED_TRAITS(T, id, be)                \
+/// The other block types are decoded to their integer form on the fly (ops/kquants.hpp). With
+/// AVX512-VNNI the K-quants' dots take activations quantized to Q8_0 (int8 products, as llama.cpp
+/// computes them); Q4_1, Q5_0, Q5_1, and the K-quants in other builds, decode to f32 and take f32
+/// activations (their 32-value blocks gained nothing from the int8 route: measured in
+/// bench/kernels, gemv within ±8% either way).
+#if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
+using kquant_dot_type = block_q8_0;
+#else
+using kquant_dot_type = float;
+#endif
+#define ARX_DECODED_TRAITS(T, id, be, dot)           \
   template <>                                        \
   struct dtype_traits<T> {                           \
     static constexpr ggml_type type = ggml_type::id; \
     static constexpr int block_elems = be;           \
-    using dot_type = float;                          \
+    using dot_type = dot;                            \
   };
-ARX_DECODED_TRAITS(block_q4_1, q4_1, 32)
-ARX_DECODED_TRAITS(block_q5_0, q5_0, 32)
-ARX_DECODED_TRAITS(block_q5_1, q5_1, 32)
-ARX_DECODED_TRAITS(block_q2_k, q2_k, qk_k)
-ARX_DECODED_TRAITS(block_q3_k, q3_k, qk_k)
-ARX_DECODED_TRAITS(block_q4_k, q4_k, qk_k)
-ARX_DECODED_TRAITS(block_q5_k, q5_k, qk_k)
-ARX_DECODED_TRAITS(block_q6_k, q6_k, qk_k)
+ARX_DECODED_TRAITS(block_q4_1, q4_1, 32, float)
+ARX_DECODED_TRAITS(block_q5_0, q5_0, 32, float)
+ARX_DECODED_TRAITS(block_q5_1, q5_1, 32, float)
+ARX_DECODED_TRAITS(block_q2_k, q2_k, qk_k, kquant_dot_type)
+ARX_DECODED_TRAITS(block_q3_k, q3_k, qk_k, kquant_dot_type)
+ARX_DECODED_TRAITS(block_q4_k, q4_k, qk_k, kquant_dot_type)
+ARX_DECODED_TRAITS(block_q5_k, q5_k, qk_k, kquant_dot_type)
+ARX_DECODED_TRAITS(block_q6_k, q6_k, qk_k, kquant_dot_type)
 #undef ARX_DECODED_TRAITS
 
 template <class... Ts>
@@ -257,11 +266,13 @@ using compute_types = type_list<float, f16, bf16, block_q8_0, block_q4_0, block_
                                 block_q5_1, block_q2_k, block_q3_k, block_q4_k, block_q5_k,
                                 block_q6_k>;
 
-/// The block types that decode to f32 (no int8 kernel): Q4_1, Q5_0, Q5_1 and the K-quants.
+/// The block types decoded through an integer form (ops/kquants.hpp): Q4_1, Q5_0, Q5_1 and the
+/// K-quants — every block type but Q8_0 and Q4_0.
 template <class T>
 inline constexpr bool is_decoded_type_v =
     dtype_traits<std::remove_const_t<T>>::block_elems > 1 &&
-    std::is_same_v<typename dtype_traits<std::remove_const_t<T>>::dot_type, float>;
+    !std::is_same_v<std::remove_const_t<T>, block_q8_0> &&
+    !std::is_same_v<std::remove_const_t<T>, block_q4_0>;
 
 template <class T>
 concept storage_type = requires { dtype_traits<std::remove_const_t<T>>::type; };

@@ -47,6 +47,7 @@
 #include "arx/core/dtype.hpp"
 #include "arx/core/error.hpp"
 #include "arx/core/half.hpp"
+#include "arx/core/memory.hpp"
 #include "arx/ops/quantize.hpp"
 #include "arx/simd/arch.hpp"
 #include "arx/simd/x86.hpp"
@@ -886,11 +887,27 @@ float dot(std::span<const T> w, std::span<const float> x) {
 }
 
 /// w: [n] of Q4_1, Q5_0, Q5_1 or a K-quant · x: [n] as Q8_0 blocks (the int8 form llama.cpp
-/// computes; gemv/gemm take f32 activations for these types).
+/// computes). For the K-quants with AVX512-VNNI this is gemv's row kernel, bit for bit; otherwise
+/// (gemv/gemm take f32 activations for the type) it is ref::dot_q8.
 template <class W>
   requires is_decoded_type_v<W>
 float dot(std::span<const W> w, std::span<const block_q8_0> x) {
+#if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
+  if constexpr (!std::is_same_v<typename dtype_traits<W>::dot_type, block_q8_0>) {
+    return ref::dot_q8(w, x);
+  } else {
+    detail::check_dot<W>(w.size(), x.size() * qk8_0);
+    const std::size_t cols = x.size() * qk8_0;
+    aligned_buffer buf(detail::kq_act_bytes(cols));
+    detail::kq_fill(x, buf.data());
+    const detail::kq_act xa = detail::kq_view(buf.data(), cols);
+    float out = 0.0f;
+    detail::kq_row<W, 1>(w.data(), w.size(), &xa, &out);
+    return out;
+  }
+#else
   return ref::dot_q8(w, x);
+#endif
 }
 
 /// w: [n] Q8_0 or Q4_0 · x: [n] as Q8_0 blocks; the same bits as the matching gemv row.

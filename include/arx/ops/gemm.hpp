@@ -275,7 +275,30 @@ void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
   if (rows == 0 || n == 0) return;
   const std::size_t units = cols / std::size_t(dtype_traits<W>::block_elems);
   const auto w_row = [&](std::size_t r) { return w.row(std::int64_t(r)).data(); };
-  if constexpr (detail::int8_dot_v<W>) {
+  if constexpr (detail::int8_dot_v<W> && is_decoded_type_v<W>) {
+#if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
+    // each token quantized to Q8_0 and laid out as kq_act, then kq_row as in gemv
+    aligned_buffer owned;
+    std::byte* p = detail::scratch_region(
+        scratch, gemm_scratch_bytes<W>(std::int64_t(n), std::int64_t(cols)), owned, "gemm");
+    const std::size_t nb = cols / qk8_0, per_token = detail::kq_act_bytes(cols);
+    auto* xq = reinterpret_cast<block_q8_0*>(p + n * per_token);
+    for (std::size_t t = 0; t < n; ++t) {
+      quantize_row(x.row(std::int64_t(t)), std::span<block_q8_0>(xq, nb));
+      detail::kq_fill(std::span<const block_q8_0>(xq, nb), p + t * per_token);
+    }
+    detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
+      detail::gemm_tiles<W>(rb, re, n, units * sizeof(W), w_row, y, [&](std::size_t t0, bool) {
+        return [&, t0]<int NT>(const W* row, float* out) {
+          detail::kq_act xs[NT];
+          for (int t = 0; t < NT; ++t)
+            xs[t] = detail::kq_view(p + (t0 + std::size_t(t)) * per_token, cols);
+          detail::kq_row<W, NT>(row, units, xs, out);
+        };
+      });
+    });
+#endif
+  } else if constexpr (detail::int8_dot_v<W>) {
     const std::size_t nb = cols / qk8_0, per_token = detail::pack_units<W>(nb);
     aligned_buffer owned;
     auto* px = reinterpret_cast<detail::q8_pack<W>*>(detail::scratch_region(

@@ -3,12 +3,12 @@
 //   gemv(W, x, y [, scratch [, pool]])   y[rows] = W[rows][cols] · x[cols]
 //
 // W is a `tensor_view<const T>` ({rows, cols}, each row contiguous, rows may be strided) or an
-// `any_tensor_view` (type known at run time, e.g. from a GGUF file). For quantized W (Q8_0, Q4_0)
-// x is quantized to Q8_0 once and every row takes an int8 dot product: the weights are the only
-// large stream, so this runs at memory speed. That needs gemv_scratch_bytes(type, cols) bytes of
-// scratch; pass a buffer to avoid one allocation per call (0 bytes for f32/f16/bf16 and for the
-// other block types — Q4_1, Q5_0, Q5_1, K-quants — which decode each block to f32 and take f32 x,
-// arx/ops/kquants.hpp). With a
+// `any_tensor_view` (type known at run time, e.g. from a GGUF file). For quantized W (Q8_0, Q4_0,
+// and with AVX512-VNNI also Q4_1, Q5_0, Q5_1 and the K-quants) x is quantized to Q8_0 once and
+// every row takes an int8 dot product: the weights are the only large stream, so this runs at
+// memory speed. That needs gemv_scratch_bytes(type, cols) bytes of scratch; pass a buffer to
+// avoid one allocation per call (0 bytes for f32/f16/bf16, and for Q4_1 .. Q6_K in builds without
+// VNNI, which decode each block to f32 and take f32 x; arx/ops/kquants.hpp). With a
 // thread_pool the rows are split into one contiguous range per thread; every row is computed
 // exactly as without the pool, so y does not depend on the thread count.
 //
@@ -53,6 +53,10 @@ constexpr std::size_t activation_bytes(std::int64_t tokens, std::int64_t cols) {
   using W = std::remove_const_t<T>;
   if constexpr (!int8_dot_v<W>) {
     return 0;
+  } else if constexpr (is_decoded_type_v<W>) {
+    if (tokens <= 0 || cols <= 0) return 0;
+    return std::size_t(tokens) * kq_act_bytes(std::size_t(cols)) +
+           std::size_t(cols) / qk8_0 * sizeof(block_q8_0) + 2 * buffer_alignment;
   } else {
     if (tokens <= 0 || cols <= 0) return 0;
     const std::size_t nb = std::size_t(cols) / qk8_0;
@@ -179,7 +183,23 @@ void gemv(tensor_view<T> w, std::span<const float> x, std::span<float> y,
   ARX_DASSERT(detail::extent(y).disjoint(detail::extent(w)));
   const std::size_t rows = std::size_t(w.shape(0)), cols = std::size_t(w.shape(1));
   if (rows == 0) return;
-  if constexpr (detail::int8_dot_v<W>) {
+  if constexpr (detail::int8_dot_v<W> && is_decoded_type_v<W>) {
+#if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
+    aligned_buffer owned;
+    std::byte* p = detail::scratch_region(scratch, gemv_scratch_bytes<W>(std::int64_t(cols)),
+                                          owned, "gemv");
+    const std::size_t nb = cols / qk8_0;
+    auto* xq = reinterpret_cast<block_q8_0*>(p + detail::kq_act_bytes(cols));
+    quantize_row(x, std::span<block_q8_0>(xq, nb));
+    detail::kq_fill(std::span<const block_q8_0>(xq, nb), p);
+    const detail::kq_act xa = detail::kq_view(p, cols);
+    const std::size_t units = cols / std::size_t(dtype_traits<W>::block_elems);
+    detail::for_row_ranges(pool, rows, cols, [&](std::size_t rb, std::size_t re) {
+      for (std::size_t r = rb; r < re; ++r)
+        detail::kq_row<W, 1>(w.row(std::int64_t(r)).data(), units, &xa, &y[r]);
+    });
+#endif
+  } else if constexpr (detail::int8_dot_v<W>) {
     aligned_buffer owned;
     auto* px = reinterpret_cast<detail::q8_pack<W>*>(detail::scratch_region(
         scratch, gemv_scratch_bytes<W>(std::int64_t(cols)), owned, "gemv"));

@@ -14,12 +14,17 @@
 //   ref::quantize_block(x, block)       x: [BE] f32 -> a block (arx's own quantizer, below)
 //   ref::dot_q8(w, x)                   w: [n] of a type here · x: [n] as Q8_0 blocks
 //   detail::decoded_row<W, NT>          one weight row against NT f32 activation rows (gemv/gemm)
+//   detail::kq_row<W, NT>               one K-quant row against NT Q8_0 activation rows (VNNI)
 //
-// Dot products: gemv/gemm give these types f32 activations (dtype_traits<W>::dot_type = float):
-// each unit is decoded into an L1 buffer and multiplied with every token's activations by FMA, so
-// a row is decoded once per call for all NT tokens. dot_q8 is the int8 form (activations
-// quantized to Q8_0, integer sums per 16 values, then Σ_g a[g]·Σq_w·q_x + off[g]·Σq_x, scaled by
-// the activation block's d), which is what llama.cpp computes for the same files.
+// Dot products: with AVX512-VNNI, gemv/gemm give the K-quants Q8_0 activations
+// (dtype_traits<W>::dot_type = block_q8_0) and run detail::kq_row: vpdpbusd on the integer form's
+// quants, scaled per 4 values by a[g]·d_x, offsets per 16 values (below). Q4_1/Q5_0/Q5_1, and the
+// K-quants in other builds, take f32 activations (dot_type = float): each unit is decoded into an
+// L1 buffer and multiplied with every token's activations by FMA. Either way a row is decoded
+// once per call for all NT tokens.
+// ref::dot_q8 is the scalar int8 form (integer sums per 16 values, then
+// Σ_g a[g]·Σq_w·q_x + off[g]·Σq_x, scaled by the activation block's d), close to what llama.cpp
+// computes for the same files.
 //
 // Quantizers: not ggml's (which search for the scales that minimise the squared error); each
 // sub-block takes the scale (and minimum) that spans its values, the sub-block factors are rounded
@@ -435,6 +440,13 @@ float dot_q8(std::span<const W> w, std::span<const block_q8_0> x) {
   return acc;
 }
 
+/// The same, under the name ref::gemv calls for weights whose dot_type is block_q8_0.
+template <class W>
+  requires is_decoded_type_v<W>
+float dot(std::span<const W> w, std::span<const block_q8_0> x) {
+  return dot_q8(w, x);
+}
+
 }  // namespace ref
 
 namespace detail {
@@ -604,6 +616,95 @@ void decoded_row(const W* w, std::size_t nb, const float* const* x, float* out) 
   for (int t = 0; t < NT; ++t) out[t] = acc[t];
 #endif
 }
+
+// ---- int8 dots with Q8_0 activations (AVX512-VNNI builds) ------------------------------------
+// Activations are quantized to Q8_0 (quantize_row) and laid out once per call as kq_act: the
+// quants in one run, the block scale of every 4 values (one per vpdpbusd lane), and per 16 values
+// d * Σ q (for the offsets). A weight block's integer form is made once for all NT tokens; its
+// quants, made unsigned by a per-type bias b (value = a * (q + b) + (off - b * a)), enter
+// vpdpbusd against the activation bytes; each lane's integer sum of 4 products is converted to
+// f32 and scaled by a[g] * d_x. The offsets take one FMA per 16 values against d * Σ q. Every
+// token runs the same operations in the same order whatever NT is, so gemm == gemv == dot.
+
+/// One token's Q8_0 activations in kq_row's layout (`cols` values).
+struct kq_act {
+  const std::int8_t* q;  // [cols] the quants, 64-byte aligned
+  const float* dl;       // [cols / 4] the scale of the block holding values 4l .. 4l + 3
+  const float* xs;       // [cols / 16] d * Σ q over values 16g .. 16g + 15
+};
+inline constexpr std::size_t kq_round64(std::size_t n) { return (n + 63) / 64 * 64; }
+/// Bytes of one token's kq_act (from a 64-byte aligned start).
+inline constexpr std::size_t kq_act_bytes(std::size_t cols) {
+  return kq_round64(cols) + kq_round64(cols / 4 * sizeof(float)) +
+         kq_round64(cols / 16 * sizeof(float));
+}
+/// The kq_act stored at `p` (64-byte aligned) for `cols` values.
+inline kq_act kq_view(const std::byte* p, std::size_t cols) {
+  const std::size_t a = kq_round64(cols), b = a + kq_round64(cols / 4 * sizeof(float));
+  return {reinterpret_cast<const std::int8_t*>(p), reinterpret_cast<const float*>(p + a),
+          reinterpret_cast<const float*>(p + b)};
+}
+/// Writes the kq_act of Q8_0 blocks x at `p` (64-byte aligned, kq_act_bytes(32 * x.size())).
+inline void kq_fill(std::span<const block_q8_0> x, std::byte* p) {
+  const std::size_t cols = x.size() * std::size_t(qk8_0);
+  const kq_act v = kq_view(p, cols);
+  auto* q = const_cast<std::int8_t*>(v.q);
+  auto* dl = const_cast<float*>(v.dl);
+  auto* xs = const_cast<float*>(v.xs);
+  for (std::size_t b = 0; b < x.size(); ++b) {
+    const float d = to_f32(x[b].d);
+    std::memcpy(q + 32 * b, x[b].qs, 32);
+    for (std::size_t l = 0; l < 8; ++l) dl[8 * b + l] = d;
+    for (std::size_t h = 0; h < 2; ++h) {
+      int s = 0;
+      for (std::size_t j = 0; j < 16; ++j) s += x[b].qs[16 * h + j];
+      xs[2 * b + h] = d * float(s);
+    }
+  }
+}
+
+#if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
+/// The bias that makes W's integer-form quants unsigned (Q3_K -4..3, Q6_K -32..31).
+template <class W>
+inline constexpr int kq_bias = std::is_same_v<W, block_q3_k>   ? 4
+                               : std::is_same_v<W, block_q6_k> ? 32
+                                                               : 0;
+
+/// out[t] = w · x[t] for a row of nb blocks of W against NT tokens' kq_act.
+template <class W, int NT>
+void kq_row(const W* w, std::size_t nb, const kq_act* x, float* out) {
+  constexpr int be = dtype_traits<W>::block_elems, bias = kq_bias<W>;
+  static_assert(be == qk_k, "kq_row serves the 256-value K-quant blocks");
+  int_form<be> f;
+  {
+    __m512 acc[NT], offs[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = offs[t] = _mm512_setzero_ps();
+    const __m512i lane_group = _mm512_srli_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
+    for (std::size_t b = 0; b < nb; ++b) {
+      fast_int_form(w[b], f);
+      const __m512 a = _mm512_loadu_ps(f.a);
+      __m512 off = _mm512_loadu_ps(f.off);
+      if constexpr (bias != 0) off = _mm512_fnmadd_ps(_mm512_set1_ps(float(bias)), a, off);
+      for (int t = 0; t < NT; ++t)
+        offs[t] = _mm512_fmadd_ps(off, _mm512_load_ps(x[t].xs + 16 * b), offs[t]);
+      for (int c = 0; c < 4; ++c) {
+        __m512i u = _mm512_load_si512(f.q + 64 * c);
+        if constexpr (bias != 0) u = _mm512_add_epi8(u, _mm512_set1_epi8(std::int8_t(bias)));
+        const __m512 ac =
+            _mm512_permutexvar_ps(_mm512_add_epi32(lane_group, _mm512_set1_epi32(4 * c)), a);
+        for (int t = 0; t < NT; ++t) {
+          const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u,
+                                                _mm512_load_si512(x[t].q + 256 * b + 64 * c));
+          const __m512 sc = _mm512_mul_ps(ac, _mm512_load_ps(x[t].dl + 64 * b + 16 * c));
+          acc[t] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(s), acc[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) out[t] = simd::x86::hsum(acc[t]) + simd::x86::hsum(offs[t]);
+  }
+}
+#endif
 
 }  // namespace detail
 

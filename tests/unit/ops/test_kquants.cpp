@@ -116,8 +116,12 @@ TEMPLATE_TEST_CASE("kquants: int8 dot with Q8_0 activations against the exact su
                                             std::span<const arx::block_q8_0>(xq));
     INFO(ops_test::type_label<T>() << " " << nb << " blocks: " << got << " vs exact " << exact);
     // the integer sums are exact; per 32 values 6 roundings (scale products and adds)
-    CHECK(std::fabs(double(got) - exact) <= ops_test::order_tolerance(abs_sum, wv.size() / 4, 8));
-    CHECK(std::bit_cast<std::uint32_t>(got) == std::bit_cast<std::uint32_t>(ref));
+    const double tol = ops_test::order_tolerance(abs_sum, wv.size() / 4, 8);
+    CHECK(std::fabs(double(got) - exact) <= tol);
+    CHECK(std::fabs(double(ref) - exact) <= tol);
+    if constexpr (std::is_same_v<typename arx::dtype_traits<T>::dot_type, float>)
+      CHECK(std::bit_cast<std::uint32_t>(got) == std::bit_cast<std::uint32_t>(ref));  // ref's code
+    // (with AVX512-VNNI the public dot is gemv's int8 row kernel, checked bitwise in test_gemv)
   }
   std::vector<T> w(2);
   std::vector<arx::block_q8_0> x(3 * be / 32);

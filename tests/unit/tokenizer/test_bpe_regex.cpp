@@ -34,7 +34,8 @@ struct pattern {
 // \p{N}, \p{L}, \p{P} as llama.cpp's fallback rewrites them (stand-in, then ASCII members)
 #define ARX_N L"\\xD1\\x30-\\x39"
 #define ARX_L L"\\xD2\\x41-\\x5A\\x61-\\x7A"
-#define ARX_P L"\\xD3\\x21-\\x23\\x25-\\x2A\\x2C-\\x2F\\x3A-\\x3B\\x3F-\\x40\\x5B-\\x5D\\x5F\\x7B\\x7D"
+#define ARX_P \
+  L"\\xD3\\x21-\\x23\\x25-\\x2A\\x2C-\\x2F\\x3A-\\x3B\\x3F-\\x40\\x5B-\\x5D\\x5F\\x7B\\x7D"
 
 std::vector<pattern> patterns_of(const std::string& pre) {
   const std::wstring cjk = L"[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+";
