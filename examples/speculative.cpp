@@ -79,7 +79,9 @@ void usage(std::FILE* out) {
       "                         --draft nodes, B candidates per node and per level, depth <= D\n"
       "                         (default 8), chosen by the draft's probability of the branch\n"
       "Draft length:\n"
-      "      --draft N          tokens drafted per round, gamma (default 5; 0: plain decoding)\n"
+      "      --draft N          tokens drafted per round, gamma (default 5; 0: plain decoding;\n"
+      "                         1 with the bundled demo pair, whose draft forward costs a third\n"
+      "                         of the target's: examples/models/README.md)\n"
       "      --draft-max N      the same as --draft\n"
       "      --draft-min N      with --adaptive, gamma never drops below N (default 1)\n"
       "      --adaptive         grow gamma after a fully accepted round, shrink it after one\n"
@@ -219,7 +221,7 @@ bool parse(int argc, char** argv, options& o) {
     return int(v);
   };
   auto& sp = o.sampling;
-  bool lookup_set = false;
+  bool lookup_set = false, draft_set = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "-h" || a == "--help") return false;
@@ -252,7 +254,8 @@ bool parse(int argc, char** argv, options& o) {
       o.tree.branch = num(v.substr(0, comma));
       if (comma != std::string::npos) o.tree.max_depth = num(v.substr(comma + 1));
     }
-    else if (a == "--draft" || a == "--draft-max") o.spec.draft_max = draft_len(i);
+    else if (a == "--draft" || a == "--draft-max")
+      o.spec.draft_max = draft_len(i), draft_set = true;
     else if (a == "--draft-min") o.spec.draft_min = draft_len(i), o.draft_min_set = true;
     else if (a == "--adaptive") o.spec.adaptive = true;
     else if (a == "--draft-p-min") o.spec.draft_p_min = real(i);
@@ -271,8 +274,10 @@ bool parse(int argc, char** argv, options& o) {
   }
   if (o.model.empty()) {  // the bundled demo pair (examples/models)
     o.model = arx_cli::demo_model("kjv-target.gguf");
-    if (o.draft_model.empty() && !lookup_set && !o.self_skip)
+    if (o.draft_model.empty() && !lookup_set && !o.self_skip) {
       o.draft_model = arx_cli::demo_model("kjv-draft.gguf");
+      if (!draft_set) o.spec.draft_max = 1;  // the pair's measured best (examples/models)
+    }
     o.demo = true;
   }
   const int drafters = int(!o.draft_model.empty()) + int(lookup_set) + int(o.self_skip);
