@@ -4,11 +4,11 @@
 //
 // W is a `tensor_view<const T>` ({rows, cols}, each row contiguous, rows may be strided) or an
 // `any_tensor_view` (type known at run time, e.g. from a GGUF file). For quantized W (Q8_0, Q4_0,
-// and with AVX512-VNNI also Q4_1, Q5_0, Q5_1 and the K-quants) x is quantized to Q8_0 once and
-// every row takes an int8 dot product: the weights are the only large stream, so this runs at
-// memory speed. That needs gemv_scratch_bytes(type, cols) bytes of scratch; pass a buffer to
-// avoid one allocation per call (0 bytes for f32/f16/bf16, and for Q4_1 .. Q6_K in builds without
-// VNNI, which decode each block to f32 and take f32 x; arx/ops/kquants.hpp). With a
+// and with AVX512-VNNI also the K-quants) x is quantized to Q8_0 once and every row takes an int8
+// dot product: the weights are the only large stream, so this runs at memory speed. That needs
+// gemv_scratch_bytes(type, cols) bytes of scratch; pass a buffer to avoid one allocation per call
+// (0 bytes for f32/f16/bf16, for Q4_1/Q5_0/Q5_1, and for the K-quants in builds without VNNI:
+// those decode each block to f32 and take f32 x; arx/ops/kquants.hpp). With a
 // thread_pool the rows are split into one contiguous range per thread; every row is computed
 // exactly as without the pool, so y does not depend on the thread count.
 //

@@ -676,33 +676,31 @@ void kq_row(const W* w, std::size_t nb, const kq_act* x, float* out) {
   constexpr int be = dtype_traits<W>::block_elems, bias = kq_bias<W>;
   static_assert(be == qk_k, "kq_row serves the 256-value K-quant blocks");
   int_form<be> f;
-  {
-    __m512 acc[NT], offs[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = offs[t] = _mm512_setzero_ps();
-    const __m512i lane_group = _mm512_srli_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
-    for (std::size_t b = 0; b < nb; ++b) {
-      fast_int_form(w[b], f);
-      const __m512 a = _mm512_loadu_ps(f.a);
-      __m512 off = _mm512_loadu_ps(f.off);
-      if constexpr (bias != 0) off = _mm512_fnmadd_ps(_mm512_set1_ps(float(bias)), a, off);
-      for (int t = 0; t < NT; ++t)
-        offs[t] = _mm512_fmadd_ps(off, _mm512_load_ps(x[t].xs + 16 * b), offs[t]);
-      for (int c = 0; c < 4; ++c) {
-        __m512i u = _mm512_load_si512(f.q + 64 * c);
-        if constexpr (bias != 0) u = _mm512_add_epi8(u, _mm512_set1_epi8(std::int8_t(bias)));
-        const __m512 ac =
-            _mm512_permutexvar_ps(_mm512_add_epi32(lane_group, _mm512_set1_epi32(4 * c)), a);
-        for (int t = 0; t < NT; ++t) {
-          const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u,
-                                                _mm512_load_si512(x[t].q + 256 * b + 64 * c));
-          const __m512 sc = _mm512_mul_ps(ac, _mm512_load_ps(x[t].dl + 64 * b + 16 * c));
-          acc[t] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(s), acc[t]);
-        }
+  __m512 acc[NT], offs[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = offs[t] = _mm512_setzero_ps();
+  const __m512i lane_group = _mm512_srli_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
+  for (std::size_t b = 0; b < nb; ++b) {
+    fast_int_form(w[b], f);
+    const __m512 a = _mm512_loadu_ps(f.a);
+    __m512 off = _mm512_loadu_ps(f.off);
+    if constexpr (bias != 0) off = _mm512_fnmadd_ps(_mm512_set1_ps(float(bias)), a, off);
+    for (int t = 0; t < NT; ++t)
+      offs[t] = _mm512_fmadd_ps(off, _mm512_load_ps(x[t].xs + 16 * b), offs[t]);
+    for (int c = 0; c < 4; ++c) {
+      __m512i u = _mm512_load_si512(f.q + 64 * c);
+      if constexpr (bias != 0) u = _mm512_add_epi8(u, _mm512_set1_epi8(std::int8_t(bias)));
+      const __m512 ac =
+          _mm512_permutexvar_ps(_mm512_add_epi32(lane_group, _mm512_set1_epi32(4 * c)), a);
+      for (int t = 0; t < NT; ++t) {
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u,
+                                              _mm512_load_si512(x[t].q + 256 * b + 64 * c));
+        const __m512 sc = _mm512_mul_ps(ac, _mm512_load_ps(x[t].dl + 64 * b + 16 * c));
+        acc[t] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(s), acc[t]);
       }
     }
-    for (int t = 0; t < NT; ++t) out[t] = simd::x86::hsum(acc[t]) + simd::x86::hsum(offs[t]);
   }
+  for (int t = 0; t < NT; ++t) out[t] = simd::x86::hsum(acc[t]) + simd::x86::hsum(offs[t]);
 }
 #endif
 
