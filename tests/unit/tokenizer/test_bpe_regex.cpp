@@ -17,6 +17,8 @@
 #include <arx/tokenizer/bpe.hpp>
 #include <arx/tokenizer/unicode.hpp>
 
+#include "reference/json.hpp"  // (its UTF-8 encoder)
+
 #include <cstdint>
 #include <random>
 #include <regex>
@@ -122,24 +124,7 @@ std::vector<std::pair<std::size_t, std::size_t>> regex_split(const std::u32strin
 
 std::string utf8(const std::u32string& s, std::size_t b, std::size_t e) {
   std::string out;
-  for (std::size_t i = b; i < e; ++i) {
-    const char32_t c = s[i];
-    if (c < 0x80) {
-      out += char(c);
-    } else if (c < 0x800) {
-      out += char(0xc0 | (c >> 6));
-      out += char(0x80 | (c & 0x3f));
-    } else if (c < 0x10000) {
-      out += char(0xe0 | (c >> 12));
-      out += char(0x80 | ((c >> 6) & 0x3f));
-      out += char(0x80 | (c & 0x3f));
-    } else {
-      out += char(0xf0 | (c >> 18));
-      out += char(0x80 | ((c >> 12) & 0x3f));
-      out += char(0x80 | ((c >> 6) & 0x3f));
-      out += char(0x80 | (c & 0x3f));
-    }
-  }
+  for (std::size_t i = b; i < e; ++i) arx_test::json_parser::put_utf8(out, std::uint32_t(s[i]));
   return out;
 }
 
