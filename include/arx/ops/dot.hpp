@@ -9,11 +9,11 @@
 // Q8_0-activation forms are what gemv/gemm use for quantized weights (dtype_traits<T>::dot_type):
 // activations quantized once by quantize_row<block_q8_0>. The integer products and their partial
 // sums are exact (int32); the float part is rounded. The reference scales each block's integer
-// sum by d_w·d_x and adds the blocks in order; the fast paths keep several partial integer sums
-// per block, one per SIMD lane (SSE2: 4 lanes of 8 values; AVX2: 8 lanes of 4; VNNI: 8 lanes
-// of 4 for Q8_0 weights, 4 lanes of 8 for Q4_0, with d_w·d_x formed per lane), convert each to
-// f32, scale it by d_w·d_x, accumulate lane-wise (VNNI: even and odd groups apart) and add the
-// lanes at the end — so they differ from ref:: by float rounding only.
+// sum by d_w·d_x and adds the blocks in order; the fast paths keep one or several integer sums
+// per block in SIMD lanes (SSE2: 4 lanes of 8 values; AVX2: 8 lanes of 4; VNNI: one lane per
+// block, 16 blocks a vector, with d_w·d_x formed per lane), convert each to f32, scale it by
+// d_w·d_x, accumulate lane-wise (VNNI: even and odd 16-block chunks apart) and add the lanes at
+// the end — so they differ from ref:: by float rounding only.
 // Precondition: activation quants must lie in [-127, 127]. quantize_row never produces -128, but
 // a hand-made block_q8_0 activation holding -128 gives a wrong result on the AVX2 path with Q8_0
 // weights (vpsignb cannot negate -128); debug builds assert it in the public dot. gemv/gemm quantize x themselves.
@@ -26,11 +26,13 @@
 // How the fast paths work (the `detail` namespace):
 //   * float weights (f32/f16/bf16): 16-value chunks converted to f32, two accumulators (even and
 //     odd chunks), summed at the end; the ragged tail is a zero-padded chunk.
-//   * AVX512-VNNI int8: the activations are first packed into the kernel's layout (`q4_group`,
-//     `q8_group`: quants pre-shuffled to match the weight bytes, per-lane scales, and a per-lane
-//     integer correction for the unsigned operand of vpdpbusd). Weight rows are streamed with
-//     aligned loads only (simd::x86::row_lines) and cut into 4-block (Q4_0) or 2-block (Q8_0)
-//     groups with word permutes. One vpdpbusd pair per 128 Q4_0 values.
+//   * AVX512-VNNI int8: the activations are first packed into the kernel's layout (`q8_chunk`:
+//     16 blocks with their quants transposed so that each vpdpbusd lane meets one block, per-lane
+//     scales, and a per-lane integer correction for the unsigned operand of vpdpbusd). Weight
+//     rows are streamed with aligned loads only (simd::x86::row_lines), cut into 4-block (Q4_0)
+//     or 2-block (Q8_0) groups with word permutes and transposed to the same layout, once per
+//     chunk for all the tokens of a call. Per token, 8 vpdpbusd, one conversion, one multiply and
+//     one FMA per 512 values.
 //   * AVX2 int8 (also the AVX-512 tier without VNNI): one block at a time with vpmaddubsw and
 //     vpsignb; SSE2: widened to int16 and vpmaddwd.
 #pragma once
@@ -68,8 +70,8 @@ void check_dot(std::size_t w_units, std::size_t x_values) {
 /// f(integral_constant<int, 0>), ..., f(integral_constant<int, N - 1>): loops over the tokens of a
 /// kernel with constant indices, so per-token accumulators stay in registers.
 template <int N, class F>
-inline void unroll(F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) {
+ARX_X86_INLINE void unroll(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) ARX_INLINE_LAMBDA {
     (f(std::integral_constant<int, I>{}), ...);
   }(std::make_integer_sequence<int, N>{});
 }
@@ -136,54 +138,59 @@ namespace detail {
 
 // ---- activations prepared for the int8 kernels ---------------------------------------------
 #if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
-/// Four Q8_0 activation blocks laid out for a 4-block Q4_0 weight group. vpdpbusd lane l sums
-/// bytes 4l..4l+3, which belong to block l/4: xlo holds values 0-15 of the four blocks (matching
-/// the low nibbles), xhi values 16-31 (high nibbles). Q4_0 nibbles are unsigned 0..15 standing for
-/// q - 8, so corr[l] = -8 * (the activations lane l multiplies). dx[l] is block l/4's scale.
-struct alignas(64) q4_group {
-  std::int8_t xlo[64];
-  std::int8_t xhi[64];
-  std::int32_t corr[16];
-  float dx[16];
-};
-/// Two Q8_0 activation blocks for a 2-block Q8_0 weight group. Weights enter vpdpbusd as the
-/// unsigned operand after flipping the sign bit (q + 128), so corr[l] = -128 * Σ lane l's bytes.
-struct alignas(64) q8_group {
-  std::int8_t x[64];
+/// Sixteen Q8_0 activation blocks (512 values), laid out for one chunk of a Q4_0 or Q8_0 weight
+/// row. The VNNI kernels give every vpdpbusd lane a single block: lane L of vector k sums the
+/// products of values 4k..4k+3 of block lane_block<W>(L), so after a chunk's eight vpdpbusd each
+/// lane holds its block's whole integer sum, and one conversion to f32 and one scale serve all
+/// 32 values of the block. x[k][4L + i] = value 4k + i of block lane_block<W>(L). The weights are
+/// vpdpbusd's unsigned operand (Q4_0: nibbles 0..15 standing for q - 8; Q8_0: q + 128), so
+/// corr[L] = -8 (Q4_0) or -128 (Q8_0) times the sum of the block's activation quants; dx[L] is
+/// the block's scale. Padding blocks past the row end are all zero.
+struct alignas(64) q8_chunk {
+  std::int8_t x[8][64];
   std::int32_t corr[16];
   float dx[16];
 };
 template <class W>
-using q8_pack = std::conditional_t<std::is_same_v<W, block_q4_0>, q4_group, q8_group>;
+using q8_pack = q8_chunk;
 template <class W>
-inline constexpr std::size_t pack_blocks = std::is_same_v<W, block_q4_0> ? 4 : 2;
+inline constexpr std::size_t pack_blocks = 16;
 
-inline void place_block(const block_q8_0& b, q4_group& g, std::size_t j) {
-  std::memcpy(g.xlo + 16 * j, b.qs, 16);
-  std::memcpy(g.xhi + 16 * j, b.qs + 16, 16);
-  const float d = to_f32(b.d);
-  for (std::size_t i = 0; i < 4; ++i) {
-    int s = 0;
-    for (std::size_t m = 0; m < 4; ++m) s += b.qs[4 * i + m] + b.qs[16 + 4 * i + m];
-    g.corr[4 * j + i] = -8 * s;
-    g.dx[4 * j + i] = d;
-  }
+/// The block (0..15 within its chunk) that vpdpbusd lane L accumulates: the order in which the
+/// weight side's transposes (chunk_regs) leave the blocks of the row.
+template <class W>
+constexpr int lane_block(int lane) {
+  if constexpr (std::is_same_v<W, block_q4_0>)
+    return 4 * (lane % 4) + lane / 4;
+  else
+    return 2 * (lane % 4) + (lane / 4) % 2 + 8 * (lane / 8);
 }
-inline void place_block(const block_q8_0& b, q8_group& g, std::size_t j) {
-  std::memcpy(g.x + 32 * j, b.qs, 32);
-  const float d = to_f32(b.d);
-  for (std::size_t i = 0; i < 8; ++i) {
-    int s = 0;
-    for (std::size_t m = 0; m < 4; ++m) s += b.qs[4 * i + m];
-    g.corr[8 * j + i] = -128 * s;
-    g.dx[8 * j + i] = d;
-  }
+/// The lane that accumulates block j of a chunk (the inverse of lane_block).
+template <class W>
+constexpr int block_lane(int j) {
+  for (int lane = 0; lane < 16; ++lane)
+    if (lane_block<W>(lane) == j) return lane;
+  return -1;
+}
+
+template <class W>
+inline void place_block(const block_q8_0& b, q8_chunk& c, std::size_t j) {
+  const int lane = block_lane<W>(int(j));
+  int s = 0;
+  for (int k = 0; k < 8; ++k)
+    for (int i = 0; i < 4; ++i) {
+      c.x[k][4 * lane + i] = b.qs[4 * k + i];
+      s += b.qs[4 * k + i];
+    }
+  c.corr[lane] = (std::is_same_v<W, block_q4_0> ? -8 : -128) * s;
+  c.dx[lane] = to_f32(b.d);
 }
 #else
 template <class W>
 using q8_pack = block_q8_0;
 template <class W>
 inline constexpr std::size_t pack_blocks = 1;
+template <class W>
 inline void place_block(const block_q8_0& b, block_q8_0& out, std::size_t) { out = b; }
 #endif
 
@@ -199,7 +206,7 @@ void pack(std::span<const block_q8_0> x, q8_pack<W>* out) {
   const std::size_t units = pack_units<W>(x.size());
   if (units * pack_blocks<W> != x.size()) std::memset(&out[units - 1], 0, sizeof(q8_pack<W>));
   for (std::size_t b = 0; b < x.size(); ++b)
-    place_block(x[b], out[b / pack_blocks<W>], b % pack_blocks<W>);
+    place_block<W>(x[b], out[b / pack_blocks<W>], b % pack_blocks<W>);
 }
 
 /// f32 activations [nb * 32] -> quantized to Q8_0 (quantize_row's bytes) -> packed for W.
@@ -217,7 +224,7 @@ void quantize_pack(std::span<const float> x, q8_pack<W>* out) {
       const std::size_t m = nb - b0 < chunk ? nb - b0 : chunk;
       quantize_row(x.subspan(b0 * qk8_0, m * qk8_0), std::span<block_q8_0>(tmp, m));
       for (std::size_t b = 0; b < m; ++b)
-        place_block(tmp[b], out[(b0 + b) / pack_blocks<W>], (b0 + b) % pack_blocks<W>);
+        place_block<W>(tmp[b], out[(b0 + b) / pack_blocks<W>], (b0 + b) % pack_blocks<W>);
     }
   }
 }
@@ -227,18 +234,29 @@ void quantize_pack(std::span<const float> x, q8_pack<W>* out) {
 // what makes gemm (NT > 1) bit-identical to gemv (NT = 1).
 
 #if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
+// A row is walked in chunks of 16 blocks (512 values). Its bytes are first cut into groups of 4
+// (Q4_0, 72 bytes) or 2 (Q8_0, 68 bytes) blocks with one word permute each, as they lie: lane
+// l of a group's vector holds quant dword l % (8 / ...) of one of its blocks. Dword transposes
+// (unpack and 128-bit lane shuffles) then turn the chunk's groups into eight vectors in which
+// lane L holds dword k of block lane_block<W>(L) (chunk_regs). That costs a few shuffles per
+// chunk, shared by every token; each token then needs 8 vpdpbusd, one f32 conversion, one
+// multiply and one FMA per 512 values.
+
 // Word indices (into lines v0:v1, words 0-63) that cut one group out of two row lines, for each
 // offset of the group within v0. Offsets are multiples of `align` bytes. Loading a prepared index
 // vector beats adding a broadcast offset (measured: 1.50 against 1.58 cycles per Q4_0 block).
-template <int GroupBytes, int Blocks, std::size_t Align>
+template <class W, int GroupBytes, int Blocks, std::size_t Align>
 struct group_layout {
   static constexpr int group_bytes = GroupBytes;  // bytes of one group of weight blocks
+  static constexpr int blocks = Blocks;           // blocks per group
   static constexpr int groups = 64 / (GroupBytes - 64);  // groups per 32-block stretch
+  static constexpr int chunk_groups = 16 / Blocks;       // groups per 16-block chunk
   static constexpr std::size_t align = Align;
   static constexpr int offsets = int(64 / Align);
   struct table {
     alignas(64) std::int16_t q[offsets][32];  // word w: quant word w % qw of block w / qw
-    alignas(64) std::int16_t d[offsets][32];  // lane l (f16 word): scale of block l / (16 / Blocks)
+    alignas(64) std::int16_t d[offsets][32];  // word l < 16: scale of the group's block that
+                                              // chunk lane l accumulates (if lane l is its)
   };
   static constexpr table make() {
     table t{};
@@ -248,50 +266,27 @@ struct group_layout {
       for (int w = 0; w < 32; ++w)
         t.q[m][w] = std::int16_t(base + 1 + block_words * (w / qw) + w % qw);
       for (int l = 0; l < 32; ++l)
-        t.d[m][l] = std::int16_t(base + block_words * (l % 16 / (16 / Blocks)));
+        t.d[m][l] = std::int16_t(base + block_words * (lane_block<W>(l % 16) % Blocks));
     }
     return t;
   }
   static inline constexpr table indices = make();
   static __m512i quants(std::size_t m) { return _mm512_load_si512(indices.q[m]); }
   static __m512i scales(std::size_t m) { return _mm512_load_si512(indices.d[m]); }
+  /// The chunk lanes whose block lies in group g of the chunk.
+  static constexpr __mmask32 lanes_of(int g) {
+    __mmask32 m = 0;
+    for (int l = 0; l < 16; ++l)
+      if (lane_block<W>(l) / Blocks == g) m |= __mmask32(1) << l;
+    return m;
+  }
 };
 // Q4_0: 4 blocks (72 bytes) per group; Q8_0: 2 blocks (68 bytes). Rows starting a multiple of
 // 8 (Q4_0) or 4 (Q8_0) bytes into a line can be cut directly (direct_cursor).
 template <class W>
-using group_indices = std::conditional_t<std::is_same_v<W, block_q4_0>, group_layout<72, 4, 8>,
-                                         group_layout<68, 2, 4>>;
-
-// Group g of the row: quants and scales extracted from lines (v0, v1), then NT activation groups.
-template <int NT>
-ARX_X86_INLINE void group_step(__m512i v0, __m512i v1, __m512i qi, __m512i di,
-                               const q4_group* const* px, std::size_t g, __m512* acc) {
-  const __m512i q = _mm512_permutex2var_epi16(v0, qi, v1);
-  const __m512i m4 = _mm512_set1_epi8(15);
-  const __m512i lo = _mm512_and_si512(q, m4);
-  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-  const __m512 ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(v0, di, v1)));
-  unroll<NT>([&](auto t) {
-    const q4_group& x = px[t][g];
-    __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(x.corr), lo, _mm512_load_si512(x.xlo));
-    s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(x.xhi));
-    const __m512 scale = _mm512_mul_ps(ws, _mm512_load_ps(x.dx));
-    acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[t]);
-  });
-}
-template <int NT>
-ARX_X86_INLINE void group_step(__m512i v0, __m512i v1, __m512i qi, __m512i di,
-                               const q8_group* const* px, std::size_t g, __m512* acc) {
-  const __m512i u = _mm512_xor_si512(_mm512_permutex2var_epi16(v0, qi, v1),
-                                     _mm512_set1_epi8(std::int8_t(0x80)));
-  const __m512 ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(v0, di, v1)));
-  unroll<NT>([&](auto t) {
-    const q8_group& x = px[t][g];
-    const __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(x.corr), u, _mm512_load_si512(x.x));
-    const __m512 scale = _mm512_mul_ps(ws, _mm512_load_ps(x.dx));
-    acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[t]);
-  });
-}
+using group_indices =
+    std::conditional_t<std::is_same_v<W, block_q4_0>, group_layout<W, 72, 4, 8>,
+                       group_layout<W, 68, 2, 4>>;
 
 // Where the next group's bytes are: two row lines and the word indices that cut the group out.
 struct group_lines {
@@ -300,7 +295,8 @@ struct group_lines {
 
 // Cursors walk a row group by group. They are plain values whose members the compiler keeps in
 // registers (a lambda capturing the same state by reference ended up in memory, and the stores
-// that came with it cost a third of the DRAM bandwidth).
+// that came with it cost a third of the DRAM bandwidth). Groups past the row end read as zeros
+// (row_lines masks them), so a ragged last chunk has zero weights and zero scales.
 //
 // direct_cursor: rows starting at a multiple of 8 (Q4_0) or 4 (Q8_0) bytes within a cache line —
 // every row of a 32-byte aligned GGUF tensor whose rows hold a multiple of 4 (Q4_0) or 2 (Q8_0)
@@ -366,182 +362,209 @@ struct realign_cursor {
   }
 };
 
-// Per token two accumulators, for even and odd groups: one FMA chain per row would cap a Q8_0
-// row at one group (two blocks) per FMA latency.
+/// One chunk of a weight row, ready for vpdpbusd: q[k] lane L = the unsigned weight bytes of
+/// block lane_block<W>(L) that meet activation vector x[k]; ws lane L = that block's scale.
+struct chunk_regs {
+  __m512i q[8];
+  __m512 ws;
+};
+
+// Within every 128-bit lane: dword k of v[p] -> dword p of v[k] (a 4 x 4 transpose).
+ARX_X86_INLINE void transpose_dwords(__m512i* v) {
+  const __m512i a = _mm512_unpacklo_epi32(v[0], v[1]), b = _mm512_unpackhi_epi32(v[0], v[1]);
+  const __m512i c = _mm512_unpacklo_epi32(v[2], v[3]), d = _mm512_unpackhi_epi32(v[2], v[3]);
+  v[0] = _mm512_unpacklo_epi64(a, c);
+  v[1] = _mm512_unpackhi_epi64(a, c);
+  v[2] = _mm512_unpacklo_epi64(b, d);
+  v[3] = _mm512_unpackhi_epi64(b, d);
+}
+
+// The next chunk of the row under cursor c.
+// Q4_0: group p's 128-bit lane j holds block 4p + j (its 16 nibble bytes); after the transpose
+// vector k's lane 4j + p holds dword k of that block, whose low nibbles are values 4k..4k+3 and
+// high nibbles values 16 + 4k.. (vector k + 4).
+// Q8_0: group p's 128-bit lanes hold dwords 0-3 and 4-7 of block 2p, then of block 2p + 1. Two
+// transposes (groups 0-3 and 4-7) and one 128-bit shuffle per output vector gather dword k of
+// all sixteen blocks.
+template <class W, class Cursor>
+ARX_X86_INLINE chunk_regs load_chunk(Cursor& c) {
+  using idx = group_indices<W>;
+  constexpr int G = idx::chunk_groups;
+  __m512i g[G];
+  __m512i d = _mm512_setzero_si512();
+  unroll<G>([&](auto i) ARX_INLINE_LAMBDA {
+    const group_lines e = c.next();
+    g[i] = _mm512_permutex2var_epi16(e.v0, e.qi, e.v1);
+    d = _mm512_mask_mov_epi16(d, idx::lanes_of(i), _mm512_permutex2var_epi16(e.v0, e.di, e.v1));
+  });
+  chunk_regs out;
+  out.ws = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
+  if constexpr (std::is_same_v<W, block_q4_0>) {
+    transpose_dwords(g);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    unroll<4>([&](auto k) ARX_INLINE_LAMBDA {
+      out.q[k] = _mm512_and_si512(g[k], m4);
+      out.q[k + 4] = _mm512_and_si512(_mm512_srli_epi16(g[k], 4), m4);
+    });
+  } else {
+    unroll<8>([&](auto i) ARX_INLINE_LAMBDA { g[i] = _mm512_xor_si512(g[i], _mm512_set1_epi8(std::int8_t(0x80))); });
+    transpose_dwords(g);
+    transpose_dwords(g + 4);
+    unroll<4>([&](auto k) ARX_INLINE_LAMBDA {
+      out.q[k] = _mm512_shuffle_i64x2(g[k], g[k + 4], _MM_SHUFFLE(2, 0, 2, 0));
+      out.q[k + 4] = _mm512_shuffle_i64x2(g[k], g[k + 4], _MM_SHUFFLE(3, 1, 3, 1));
+    });
+  }
+  return out;
+}
+
+// The integer part of one (chunk, token): per lane the block's exact sum of weight x activation
+// quants (the correction turns the unsigned weights back into signed ones). Integer adds are
+// exact, so any order gives the same lanes; gemv splits the chain in two for latency.
+template <bool Split>
+ARX_X86_INLINE __m512i chunk_isum(const chunk_regs& w, const q8_chunk& x) {
+  if constexpr (Split) {
+    __m512i s0 = _mm512_load_si512(x.corr), s1 = _mm512_setzero_si512();
+    unroll<4>([&](auto k) ARX_INLINE_LAMBDA {
+      s0 = _mm512_dpbusd_epi32(s0, w.q[2 * k], _mm512_load_si512(x.x[2 * k]));
+      s1 = _mm512_dpbusd_epi32(s1, w.q[2 * k + 1], _mm512_load_si512(x.x[2 * k + 1]));
+    });
+    return _mm512_add_epi32(s0, s1);
+  } else {
+    __m512i s = _mm512_load_si512(x.corr);
+    unroll<8>([&](auto k) ARX_INLINE_LAMBDA { s = _mm512_dpbusd_epi32(s, w.q[k], _mm512_load_si512(x.x[k])); });
+    return s;
+  }
+}
+// The float part, the same for every path: acc += (d_w * d_x) * float(isum), lane-wise.
+ARX_X86_INLINE __m512 chunk_fma(__m512 ws, const q8_chunk& x, __m512i s, __m512 acc) {
+  return _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_load_ps(x.dx)), _mm512_cvtepi32_ps(s), acc);
+}
+
+// Per token two accumulators, for even and odd chunks.
 template <int NT>
 struct accumulators {
   __m512 even[NT], odd[NT];
 };
 
+template <int NT>
+ARX_X86_INLINE void chunk_step(const chunk_regs& w, const q8_chunk* const* px, std::size_t c,
+                               __m512* acc) {
+  unroll<NT>([&](auto t) ARX_INLINE_LAMBDA {
+    const q8_chunk& x = px[t][c];
+    acc[t] = chunk_fma(w.ws, x, chunk_isum<NT == 1>(w, x), acc[t]);
+  });
+}
+
 template <class W, int NT, class Cursor>
-accumulators<NT> int8_walk(Cursor c, std::size_t ng, const q8_pack<W>* const* pxp,
+accumulators<NT> int8_walk(Cursor c, std::size_t nc, const q8_chunk* const* pxp,
                            accumulators<NT> acc) {
-  const q8_pack<W>* px[NT];
-  unroll<NT>([&](auto t) { px[t] = pxp[t]; });
-  std::size_t g = 0;
-  for (; g + 2 <= ng; g += 2) {
-    const group_lines e = c.next();
-    group_step<NT>(e.v0, e.v1, e.qi, e.di, px, g, acc.even);
-    const group_lines o = c.next();
-    group_step<NT>(o.v0, o.v1, o.qi, o.di, px, g + 1, acc.odd);
+  const q8_chunk* px[NT];
+  unroll<NT>([&](auto t) ARX_INLINE_LAMBDA { px[t] = pxp[t]; });
+  std::size_t i = 0;
+  for (; i + 2 <= nc; i += 2) {
+    chunk_step<NT>(load_chunk<W>(c), px, i, acc.even);
+    chunk_step<NT>(load_chunk<W>(c), px, i + 1, acc.odd);
   }
-  if (g < ng) {
-    const group_lines e = c.next();
-    group_step<NT>(e.v0, e.v1, e.qi, e.di, px, g, acc.even);
-  }
+  if (i < nc) chunk_step<NT>(load_chunk<W>(c), px, i, acc.even);
   return acc;
 }
 
-/// Adds the row's groups to `acc` (groups counted from the row start: an even number of groups
+/// Adds the row's chunks to `acc` (chunks counted from the row start: an even number of chunks
 /// per call keeps the even/odd split the same as one call over the whole row).
 template <class W, int NT>
-accumulators<NT> int8_row_acc(const W* w, std::size_t nb, const q8_pack<W>* const* px,
+accumulators<NT> int8_row_acc(const W* w, std::size_t nb, const q8_chunk* const* px,
                               accumulators<NT> acc, bool prefetch = true) {
   const simd::x86::row_lines rl(w, nb * sizeof(W), prefetch);
-  const std::size_t ng = pack_units<W>(nb);
+  const std::size_t nc = pack_units<W>(nb);
   return rl.shift() % group_indices<W>::align == 0
-             ? int8_walk<W, NT>(direct_cursor<W>(rl), ng, px, acc)
-             : int8_walk<W, NT>(realign_cursor<W>(rl), ng, px, acc);
+             ? int8_walk<W, NT>(direct_cursor<W>(rl), nc, px, acc)
+             : int8_walk<W, NT>(realign_cursor<W>(rl), nc, px, acc);
 }
 
 template <int NT>
 accumulators<NT> zero_accumulators() {
   accumulators<NT> acc;
-  unroll<NT>([&](auto t) { acc.even[t] = acc.odd[t] = _mm512_setzero_ps(); });
+  unroll<NT>([&](auto t) ARX_INLINE_LAMBDA { acc.even[t] = acc.odd[t] = _mm512_setzero_ps(); });
   return acc;
 }
 template <int NT>
 void finish(const accumulators<NT>& acc, float* out) {
-  unroll<NT>([&](auto t) { out[t] = simd::x86::hsum(_mm512_add_ps(acc.even[t], acc.odd[t])); });
+  unroll<NT>([&](auto t) ARX_INLINE_LAMBDA { out[t] = simd::x86::hsum(_mm512_add_ps(acc.even[t], acc.odd[t])); });
 }
 
 /// out[t] = dot(w, x_t) for NT packed activation rows. `prefetch`: see row_lines.
 template <class W, int NT>
-void int8_row(const W* w, std::size_t nb, const q8_pack<W>* const* px, float* out,
+void int8_row(const W* w, std::size_t nb, const q8_chunk* const* px, float* out,
               bool prefetch = true) {
   finish(int8_row_acc<W, NT>(w, nb, px, zero_accumulators<NT>(), prefetch), out);
 }
 
 // ---- gemm: register tiles of R rows x T tokens over unpacked weight rows ----------------------
-// For a batch, gemm first unpacks a tile of weight rows into the operands group_step derives from
-// the raw rows (the same bytes, the same f32 scales), once per tile instead of once per row and
-// token group. A tile kernel then keeps T tokens' activation groups in registers and streams R
-// unpacked rows past them; each (row, token) pair runs exactly group_step's operations on the
-// same values, even groups into one accumulator and odd groups into another (one parity pass
-// after the other), and finish()'s final add and horizontal sum — so every output is bit-identical
-// to int8_row's, hence to gemv's.
-/// Q4_0 group of one weight row: low and high nibbles, and the 16 lanes' f32 weight scales.
-struct alignas(64) q4_wgroup {
-  __m512i lo, hi;
-  __m512 ws;
-};
-/// Q8_0 group of one weight row: quants + 128 (the unsigned operand), lane scales.
-struct alignas(64) q8_wgroup {
-  __m512i u;
-  __m512 ws;
-};
+// For a batch, gemm first unpacks a tile of weight rows into chunk_regs (the same bytes, the
+// same f32 scales), once per tile instead of once per row and token group. A tile kernel then
+// streams T tokens' activation vectors and R unpacked rows through R x T integer accumulators;
+// each (row, token) pair forms the same exact integer lanes and then runs chunk_fma on the same
+// values, even chunks into one accumulator and odd chunks into another (one parity pass after
+// the other), and finish()'s final add and horizontal sum — so every output is bit-identical to
+// int8_row's, hence to gemv's.
+using wchunk = chunk_regs;
 template <class W>
-using wgroup = std::conditional_t<std::is_same_v<W, block_q4_0>, q4_wgroup, q8_wgroup>;
+using wgroup = wchunk;
 
-ARX_X86_INLINE void unpack_group(const group_lines& e, q4_wgroup& out) {
-  const __m512i q = _mm512_permutex2var_epi16(e.v0, e.qi, e.v1);
-  const __m512i m4 = _mm512_set1_epi8(15);
-  out.lo = _mm512_and_si512(q, m4);
-  out.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-  out.ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(e.v0, e.di, e.v1)));
-}
-ARX_X86_INLINE void unpack_group(const group_lines& e, q8_wgroup& out) {
-  out.u = _mm512_xor_si512(_mm512_permutex2var_epi16(e.v0, e.qi, e.v1),
-                           _mm512_set1_epi8(std::int8_t(0x80)));
-  out.ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(e.v0, e.di, e.v1)));
-}
 template <class W, class Cursor>
-void unpack_walk(Cursor c, std::size_t ng, wgroup<W>* out) {
-  for (std::size_t g = 0; g < ng; ++g) unpack_group(c.next(), out[g]);
+void unpack_walk(Cursor c, std::size_t nc, wchunk* out) {
+  for (std::size_t i = 0; i < nc; ++i) out[i] = load_chunk<W>(c);
 }
-/// The row's pack_units<W>(nb) groups, unpacked (what group_step computes from the raw row).
+/// The row's pack_units<W>(nb) chunks, unpacked (what int8_row computes from the raw row).
 template <class W>
-void unpack_row(const W* w, std::size_t nb, wgroup<W>* out, bool prefetch = true) {
+void unpack_row(const W* w, std::size_t nb, wchunk* out, bool prefetch = true) {
   const simd::x86::row_lines rl(w, nb * sizeof(W), prefetch);
-  const std::size_t ng = pack_units<W>(nb);
+  const std::size_t nc = pack_units<W>(nb);
   if (rl.shift() % group_indices<W>::align == 0)
-    unpack_walk<W>(direct_cursor<W>(rl), ng, out);
+    unpack_walk<W>(direct_cursor<W>(rl), nc, out);
   else
-    unpack_walk<W>(realign_cursor<W>(rl), ng, out);
+    unpack_walk<W>(realign_cursor<W>(rl), nc, out);
 }
 
-/// One parity pass of a tile over groups [g0, g1): adds groups g of parity p (in order) of
+/// One parity pass of a tile over chunks [g0, g1): adds chunks g of parity p (in order) of
 /// (row r, token t) to part[r * T + t] (to zero unless Resume), as int8_walk's even (p = 0) or
-/// odd (p = 1) accumulator does — so passes over consecutive group ranges chain exactly.
-/// w[r]: unpacked rows; x[t]: packed tokens. The token groups stay in registers.
+/// odd (p = 1) accumulator does — so passes over consecutive chunk ranges chain exactly.
+/// w[r]: unpacked rows; x[t]: packed tokens.
 template <int R, int T, bool Resume>
-void int8_tile_pass(const q4_wgroup* const* wp, const q4_group* const* xp, std::size_t g0,
+void int8_tile_pass(const wchunk* const* wp, const q8_chunk* const* xp, std::size_t g0,
                     std::size_t g1, std::size_t p, __m512* part) {
-  const q4_wgroup* w[R];
-  const q4_group* x[T];
-  unroll<R>([&](auto r) { w[r] = wp[r]; });
-  unroll<T>([&](auto t) { x[t] = xp[t]; });
+  const wchunk* w[R];
+  const q8_chunk* x[T];
+  unroll<R>([&](auto r) ARX_INLINE_LAMBDA { w[r] = wp[r]; });
+  unroll<T>([&](auto t) ARX_INLINE_LAMBDA { x[t] = xp[t]; });
   __m512 acc[R][T];
-  unroll<R>([&](auto r) {
-    unroll<T>([&](auto t) { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
+  unroll<R>([&](auto r) ARX_INLINE_LAMBDA {
+    unroll<T>([&](auto t) ARX_INLINE_LAMBDA { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
   });
   for (std::size_t g = g0 + ((g0 & 1) != p); g < g1; g += 2) {
-    __m512i xlo[T], xhi[T], corr[T];
-    __m512 dx[T];
-    unroll<T>([&](auto t) {
-      xlo[t] = _mm512_load_si512(x[t][g].xlo);
-      xhi[t] = _mm512_load_si512(x[t][g].xhi);
-      corr[t] = _mm512_load_si512(x[t][g].corr);
-      dx[t] = _mm512_load_ps(x[t][g].dx);
+    __m512i s[R][T];
+    unroll<T>([&](auto t) ARX_INLINE_LAMBDA {
+      const __m512i corr = _mm512_load_si512(x[t][g].corr);
+      unroll<R>([&](auto r) ARX_INLINE_LAMBDA { s[r][t] = corr; });
     });
-    unroll<R>([&](auto r) {
-      const q4_wgroup& wg = w[r][g];
-      const __m512i lo = wg.lo, hi = wg.hi;
-      const __m512 ws = wg.ws;
-      unroll<T>([&](auto t) {
-        __m512i s = _mm512_dpbusd_epi32(corr[t], lo, xlo[t]);
-        s = _mm512_dpbusd_epi32(s, hi, xhi[t]);
-        const __m512 scale = _mm512_mul_ps(ws, dx[t]);
-        acc[r][t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[r][t]);
+    unroll<8>([&](auto k) ARX_INLINE_LAMBDA {
+      __m512i xk[T];
+      unroll<T>([&](auto t) ARX_INLINE_LAMBDA { xk[t] = _mm512_load_si512(x[t][g].x[k]); });
+      unroll<R>([&](auto r) ARX_INLINE_LAMBDA {
+        const __m512i wk = _mm512_load_si512(&w[r][g].q[k]);
+        unroll<T>([&](auto t) ARX_INLINE_LAMBDA { s[r][t] = _mm512_dpbusd_epi32(s[r][t], wk, xk[t]); });
       });
     });
-  }
-  unroll<R>([&](auto r) { unroll<T>([&](auto t) { part[r * T + t] = acc[r][t]; }); });
-}
-template <int R, int T, bool Resume>
-void int8_tile_pass(const q8_wgroup* const* wp, const q8_group* const* xp, std::size_t g0,
-                    std::size_t g1, std::size_t p, __m512* part) {
-  const q8_wgroup* w[R];
-  const q8_group* x[T];
-  unroll<R>([&](auto r) { w[r] = wp[r]; });
-  unroll<T>([&](auto t) { x[t] = xp[t]; });
-  __m512 acc[R][T];
-  unroll<R>([&](auto r) {
-    unroll<T>([&](auto t) { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
-  });
-  for (std::size_t g = g0 + ((g0 & 1) != p); g < g1; g += 2) {
-    __m512i xq[T], corr[T];
-    __m512 dx[T];
-    unroll<T>([&](auto t) {
-      xq[t] = _mm512_load_si512(x[t][g].x);
-      corr[t] = _mm512_load_si512(x[t][g].corr);
-      dx[t] = _mm512_load_ps(x[t][g].dx);
-    });
-    unroll<R>([&](auto r) {
-      const q8_wgroup& wg = w[r][g];
-      const __m512i u = wg.u;
-      const __m512 ws = wg.ws;
-      unroll<T>([&](auto t) {
-        const __m512i s = _mm512_dpbusd_epi32(corr[t], u, xq[t]);
-        const __m512 scale = _mm512_mul_ps(ws, dx[t]);
-        acc[r][t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[r][t]);
-      });
+    unroll<R>([&](auto r) ARX_INLINE_LAMBDA {
+      const __m512 ws = w[r][g].ws;
+      unroll<T>([&](auto t) ARX_INLINE_LAMBDA { acc[r][t] = chunk_fma(ws, x[t][g], s[r][t], acc[r][t]); });
     });
   }
-  unroll<R>([&](auto r) { unroll<T>([&](auto t) { part[r * T + t] = acc[r][t]; }); });
+  unroll<R>([&](auto r) ARX_INLINE_LAMBDA { unroll<T>([&](auto t) ARX_INLINE_LAMBDA { part[r * T + t] = acc[r][t]; }); });
 }
 
-/// Groups [g0, g1) of a tile: even[i], odd[i] (i = r * T + t) are int8_walk's accumulators,
+/// Chunks [g0, g1) of a tile: even[i], odd[i] (i = r * T + t) are int8_walk's accumulators,
 /// continued when `resume`.
 template <int R, int T, class WG, class XG>
 void int8_tile_chunk(const WG* const* w, const XG* const* x, std::size_t g0, std::size_t g1,
@@ -554,7 +577,6 @@ void int8_tile_chunk(const WG* const* w, const XG* const* x, std::size_t g0, std
     int8_tile_pass<R, T, false>(w, x, g0, g1, 1, odd);
   }
 }
-
 #elif ARX_SIMD && defined(ARX_HAS_AVX2)
 inline float f16_scale(f16 h) noexcept { return _cvtsh_ss(h.bits); }
 

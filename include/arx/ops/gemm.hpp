@@ -6,12 +6,12 @@
 // same per-row kernel, only several tokens share each load (and, for Q4_0/Q8_0, each unpacking)
 // of a weight row. So a token's result never depends on which other tokens share its batch.
 //
-// Quantized W with AVX512-VNNI and n >= min_unpack_tokens (prefill): each thread unpacks a tile
+// Q4_0/Q8_0 W with AVX512-VNNI and n >= min_unpack_tokens (prefill): each thread unpacks a tile
 // of its rows (about unpacked_tile_bytes, L2) into the operands the row kernel would derive from
-// the raw bytes, then runs R x T register tiles (6 rows x 2 tokens for Q4_0, 6 x 3 for Q8_0):
-// T tokens' activation groups sit in registers while R rows stream past, the R rows' chunk of
-// groups (l1_weight_bytes) stays in L1 while a block of tokens (act_block_bytes, L2) passes, and
-// the accumulators wait in memory between chunks. Every (row, token) pair still runs the row
+// the raw bytes, then runs R x T register tiles (4 rows x 3 tokens): each of the chunk's eight
+// activation vectors of T tokens sits in registers while R rows' vectors pass, the R rows'
+// run of chunks (l1_weight_bytes) stays in L1 while a block of tokens (act_block_bytes, L2)
+// passes, and the accumulators wait in memory between runs. Every (row, token) pair still runs the row
 // kernel's operations in its order (int8_tile_pass in dot.hpp), so the bits do not change.
 // Float W with AVX-512, cols a multiple of 32 and n >= min_unpack_tokens: the same scheme with
 // 5 x 4 FMA tiles over parity-split copies of rows and tokens (even 16-value chunks, then odd
@@ -21,9 +21,10 @@
 // Q4_1, Q5_0, Q5_1 and the K-quants always take the next path, decoding each row unit once per
 // group of up to four tokens (kquants.hpp).
 // Otherwise (fewer tokens, other ISA tiers): rows are taken in tiles of about
-// `row_tile_bytes`; each tile is read from
-// memory once, by a first pass over two tokens that prefetches ahead, and stays in L2 while the
-// other tokens pass over it four at a time. Quantized W needs
+// `row_tile_bytes`; each tile is read from memory once, by a first pass that prefetches ahead
+// (first_pass_tokens: up to 8 tokens for Q4_0/Q8_0 with VNNI, so a speculative verify or a
+// contrastive step reads and unpacks each weight once; 1 or 2 otherwise), and stays in L2 while
+// the other tokens pass over it four at a time. Quantized W needs
 // gemm_scratch_bytes(type, n, cols) bytes of scratch for the quantized activations (0 for
 // f32/f16/bf16); without a buffer gemm allocates one.
 //
@@ -55,13 +56,30 @@ namespace detail {
 inline constexpr std::size_t row_tile_bytes = std::size_t(512) << 10;
 /// Tokens per kernel call once a tile is in L2: each weight load feeds this many accumulators.
 inline constexpr int token_tile = 4;
-/// Tokens of the first pass over a tile, the one that streams it from DRAM. That pass must stay
-/// light: when the activations it reads no longer fit in L1 beside the weight stream, the core
-/// keeps too few loads in flight and the stream drops to a third of the bandwidth (measured on
-/// Zen 5, 4096 x 4096: Q4_0 n = 4 took 1.2 ms as one 4-token pass, 0.6 ms as 2 + 2; f16 n = 2
-/// took 2.4 ms as one pass, 1.8 ms as 1 + 1; f32 did better with 2).
+/// Q4_0/Q8_0 with AVX512-VNNI: a small batch (up to max_first_pass tokens, a speculative verify
+/// or a contrastive step) runs in the first pass, unpacking each chunk of a weight row once for
+/// all its tokens. Measured on a 2-vCPU Xeon, TinyLlama-1.1B shape, 2 threads, time of an
+/// n-token forward over a 1-token one: Q4_0 n = 4 / 5 / 8: 1.25 / 1.45 / 2.07 as one pass, 1.88 /
+/// 2.38 / - as a 2-token pass and then the rest from L2, 1.79 / 1.83 / 2.26 unpacked into a tile
+/// first; Q8_0 1.11 / 1.17 / 1.46 one pass, 1.82 / 1.90 / - and 1.37 / 1.42 / 1.66 the others.
+inline constexpr int max_first_pass = 8;
 template <class W>
-inline constexpr int first_pass_tokens = std::is_same_v<W, f16> || std::is_same_v<W, bf16> ? 1 : 2;
+inline constexpr bool int8_one_pass =
+#if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
+    std::is_same_v<W, block_q4_0> || std::is_same_v<W, block_q8_0>;
+#else
+    false;
+#endif
+/// Tokens of the first pass over a tile, the one that streams it from DRAM. Other types keep
+/// that pass light: when the activations it reads no longer fit in L1 beside the weight stream,
+/// the core keeps too few loads in flight and the stream drops to a third of the bandwidth
+/// (measured on Zen 5, 4096 x 4096, with the earlier int8 kernel: Q4_0 n = 4 took 1.2 ms as one
+/// 4-token pass, 0.6 ms as 2 + 2; f16 n = 2 took 2.4 ms as one pass, 1.8 ms as 1 + 1; f32 did
+/// better with 2).
+template <class W>
+inline constexpr int first_pass_tokens =
+    int8_one_pass<W> ? max_first_pass
+                     : (std::is_same_v<W, f16> || std::is_same_v<W, bf16> ? 1 : 2);
 
 template <class T>
 void check_gemm(const tensor_view<T>& w, const tensor_view<const float>& x,
@@ -93,6 +111,18 @@ void gemm_tile(std::size_t r0, std::size_t r1, const Row& w_row, const tensor_vi
   }
 }
 
+// Rows [r0, r1) against tokens [0, nt), token_tile < nt <= first_pass_tokens<W>, in one pass.
+template <class W, class Row, class Kernel>
+void one_pass(std::size_t r0, std::size_t r1, const Row& w_row, const tensor_view<float>& y,
+              const Kernel& k, std::size_t nt) {
+  switch (nt) {
+    case 5: gemm_tile<5>(r0, r1, w_row, y, 0, k); break;
+    case 6: gemm_tile<6>(r0, r1, w_row, y, 0, k); break;
+    case 7: gemm_tile<7>(r0, r1, w_row, y, 0, k); break;
+    default: gemm_tile<8>(r0, r1, w_row, y, 0, k); break;
+  }
+}
+
 // Tiles rows x tokens and calls `make_kernel(t0, prefetch)` -> a functor running NT tokens from
 // t0 over one row.
 // Rows [rb, re) of W (one thread's share).
@@ -111,7 +141,10 @@ void gemm_tiles(std::size_t rb, std::size_t re, std::size_t n, std::size_t row_b
         case 1: gemm_tile<1>(r0, r1, w_row, y, t0, k); break;
         case 2: gemm_tile<2>(r0, r1, w_row, y, t0, k); break;
         case 3: gemm_tile<3>(r0, r1, w_row, y, t0, k); break;
-        default: gemm_tile<token_tile>(r0, r1, w_row, y, t0, k); break;
+        case 4: gemm_tile<4>(r0, r1, w_row, y, t0, k); break;
+        default:
+          if constexpr (first_pass_tokens<W> > token_tile) one_pass<W>(r0, r1, w_row, y, k, nt);
+          break;
       }
       t0 += nt;
     }
@@ -119,13 +152,13 @@ void gemm_tiles(std::size_t rb, std::size_t re, std::size_t n, std::size_t row_b
 }
 
 #if ARX_SIMD && defined(ARX_HAS_AVX512)
-/// Register tile of the int8 batch kernel: rows x tokens (see int8_tile_pass in dot.hpp). Measured
-/// on Zen 5 with L1-resident operands: Q4_0 6 x 2 ran at 2.2 cycles per (row, token, group),
-/// 4 x 3 at 3.0; Q8_0 6 x 3 at 1.6, 4 x 4 at 2.0.
+/// Register tile of the int8 batch kernel: rows x tokens (see int8_tile_pass in dot.hpp): R x T
+/// integer accumulators, R x T float ones, T activation vectors and a weight vector in the 32
+/// zmm registers.
 template <class W>
-inline constexpr int int8_rows = 6;
+inline constexpr int int8_rows = 4;
 template <class W>
-inline constexpr int int8_tokens = std::is_same_v<W, block_q4_0> ? 2 : 3;
+inline constexpr int int8_tokens = 3;
 /// Register tile of the float batch kernel (float_split_pass in dot.hpp). Measured on Zen 5, f16,
 /// L1-resident: 5 x 4 at 0.51 cycles per (row, token, 16 values), 4 x 4 at 0.71.
 inline constexpr int float_tile_rows = 5;
@@ -142,7 +175,8 @@ inline constexpr std::size_t l1_weight_bytes = std::size_t(20) << 10;
 /// 115.5 / 115.9, 5 KiB 127.0 / 123.9, 8 KiB 127.0 / 118.7, 20 KiB 122.0 / 116.6.
 inline constexpr std::size_t l1_float_weight_bytes = std::size_t(5) << 10;
 /// Below this many tokens gemm runs the row kernels on raw rows (unpacking a tile does not pay).
-inline constexpr std::size_t min_unpack_tokens = 6;
+template <class W>
+inline constexpr std::size_t min_unpack_tokens = int8_one_pass<W> ? max_first_pass + 1 : 6;
 
 /// This thread's buffer for unpacked weight rows (kept between calls: no page faults per call).
 inline std::byte* unpack_buffer(std::size_t bytes) {
@@ -307,7 +341,7 @@ void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
       for (std::size_t t = 0; t < n; ++t)
         detail::quantize_pack<W>(x.row(std::int64_t(t)), px + t * per_token);
 #if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
-    if (nb && n >= detail::min_unpack_tokens) {
+    if (nb && n >= detail::min_unpack_tokens<W>) {
       const std::size_t ng = detail::pack_units<W>(nb);
       detail::for_row_ranges(pool, rows, cols * n, [&](std::size_t rb, std::size_t re) {
         detail::tiled_gemm<detail::int8_rows<W>, detail::int8_tokens<W>, detail::wgroup<W>>(
@@ -336,7 +370,7 @@ void gemm(tensor_view<T> w, tensor_view<const float> x, tensor_view<float> y,
   } else {
 #if ARX_SIMD && defined(ARX_HAS_AVX512)
     if constexpr (!is_decoded_type_v<W>) {
-      if (cols % 32 == 0 && cols && n >= detail::min_unpack_tokens) {
+      if (cols % 32 == 0 && cols && n >= detail::min_unpack_tokens<W>) {
         // rows copied as they are (aligned); chunks of 16 values are the groups
         // Rows and tokens parity-split (float_split_chunk in dot.hpp): even chunks, then odd ones.
         const std::size_t nc = cols / 16, half = cols / 2;

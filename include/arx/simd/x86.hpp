@@ -14,10 +14,13 @@
 
 // Forces inlining of small helpers called inside kernel loops: an out-of-line call there (even
 // on a cold path) makes the compiler spill every vector register around it, on every iteration.
+// ARX_INLINE_LAMBDA does the same for a lambda's body (placed after its parameter list).
 #if defined(__GNUC__)
 #  define ARX_X86_INLINE [[gnu::always_inline]] inline
+#  define ARX_INLINE_LAMBDA __attribute__((always_inline))
 #else
 #  define ARX_X86_INLINE inline
+#  define ARX_INLINE_LAMBDA
 #endif
 
 ARX_DIAG_PUSH

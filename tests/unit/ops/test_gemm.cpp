@@ -81,7 +81,8 @@ void check_gemm(shape s, std::size_t n) {
 TEMPLATE_TEST_CASE("gemm: every token equals gemv alone, bit for bit, and matches Eigen",
                    "[ops][gemm]", ARX_OPS_ALL_TYPES) {
   for (const shape s : shapes<TestType>())
-    for (std::size_t n : {1, 2, 5, 16, 41}) check_gemm<TestType>(s, n);  // 16, 41: register tiles
+    // 5, 7, 8: one pass for Q4_0/Q8_0 (VNNI); 9, 16, 41: register tiles
+    for (std::size_t n : {1, 2, 5, 7, 8, 9, 16, 41}) check_gemm<TestType>(s, n);
 }
 
 TEMPLATE_TEST_CASE("gemm: a token's result does not depend on its batch", "[ops][gemm]",
