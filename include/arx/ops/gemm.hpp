@@ -22,9 +22,9 @@
 // group of up to four tokens (kquants.hpp).
 // Otherwise (fewer tokens, other ISA tiers): rows are taken in tiles of about
 // `row_tile_bytes`; each tile is read from memory once, by a first pass that prefetches ahead
-// (first_pass_tokens: up to 8 tokens for Q4_0/Q8_0 with VNNI, so a speculative verify or a
-// contrastive step reads and unpacks each weight once; 1 or 2 otherwise), and stays in L2 while
-// the other tokens pass over it four at a time. Quantized W needs
+// (first_pass_tokens: up to 8 tokens for Q4_0/Q8_0 with VNNI and 5 for f16/bf16, so a
+// speculative verify or a contrastive step reads each weight once; 2 otherwise), and stays in L2
+// while the other tokens pass over it four at a time. Quantized W needs
 // gemm_scratch_bytes(type, n, cols) bytes of scratch for the quantized activations (0 for
 // f32/f16/bf16); without a buffer gemm allocates one.
 //
@@ -70,16 +70,19 @@ inline constexpr bool int8_one_pass =
 #else
     false;
 #endif
-/// Tokens of the first pass over a tile, the one that streams it from DRAM. Other types keep
-/// that pass light: when the activations it reads no longer fit in L1 beside the weight stream,
-/// the core keeps too few loads in flight and the stream drops to a third of the bandwidth
-/// (measured on Zen 5, 4096 x 4096, with the earlier int8 kernel: Q4_0 n = 4 took 1.2 ms as one
-/// 4-token pass, 0.6 ms as 2 + 2; f16 n = 2 took 2.4 ms as one pass, 1.8 ms as 1 + 1; f32 did
-/// better with 2).
+/// Tokens of the first pass over a tile, the one that streams it from DRAM.
+/// - Q4_0/Q8_0 with VNNI: up to max_first_pass (see above).
+/// - f16/bf16: up to 5. Their activations are f32, twice the bytes of the weights they meet, so
+///   more tokens than that no longer fit in L1 beside the weight stream and the pass slows to
+///   L2 speed. Measured as above, F16: n = 2 / 3 / 4 / 5 took 1.12 / 1.23 / 1.39 / 1.61 steps as
+///   one pass against 1.48 / 1.75 / 1.96 / 2.13 as a 1-token pass and then the rest from L2; a
+///   6-token pass took 3.59 steps.
+/// - Others: 2 (measured on Zen 5, 4096 x 4096, with an earlier int8 kernel: Q4_0 n = 4 took
+///   1.2 ms as one 4-token pass, 0.6 ms as 2 + 2; f32 did better with 2 than with 1).
 template <class W>
 inline constexpr int first_pass_tokens =
     int8_one_pass<W> ? max_first_pass
-                     : (std::is_same_v<W, f16> || std::is_same_v<W, bf16> ? 1 : 2);
+                     : (std::is_same_v<W, f16> || std::is_same_v<W, bf16> ? 5 : 2);
 
 template <class T>
 void check_gemm(const tensor_view<T>& w, const tensor_view<const float>& x,
@@ -111,16 +114,13 @@ void gemm_tile(std::size_t r0, std::size_t r1, const Row& w_row, const tensor_vi
   }
 }
 
-// Rows [r0, r1) against tokens [0, nt), token_tile < nt <= first_pass_tokens<W>, in one pass.
-template <class W, class Row, class Kernel>
+// Rows [r0, r1) against tokens [0, nt), NT <= nt <= first_pass_tokens<W>, in one pass.
+template <class W, int NT = token_tile + 1, class Row, class Kernel>
 void one_pass(std::size_t r0, std::size_t r1, const Row& w_row, const tensor_view<float>& y,
               const Kernel& k, std::size_t nt) {
-  switch (nt) {
-    case 5: gemm_tile<5>(r0, r1, w_row, y, 0, k); break;
-    case 6: gemm_tile<6>(r0, r1, w_row, y, 0, k); break;
-    case 7: gemm_tile<7>(r0, r1, w_row, y, 0, k); break;
-    default: gemm_tile<8>(r0, r1, w_row, y, 0, k); break;
-  }
+  if constexpr (NT < first_pass_tokens<W>)
+    if (nt > std::size_t(NT)) return one_pass<W, NT + 1>(r0, r1, w_row, y, k, nt);
+  gemm_tile<NT>(r0, r1, w_row, y, 0, k);
 }
 
 // Tiles rows x tokens and calls `make_kernel(t0, prefetch)` -> a functor running NT tokens from
