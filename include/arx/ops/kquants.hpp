@@ -470,13 +470,41 @@ inline __m256i byte_bits(__m256i v) {
 inline __m256i load32(const std::uint8_t* p) { return _mm256_loadu_si256((const __m256i*)p); }
 inline void store32(std::int8_t* p, __m256i v) { _mm256_store_si256((__m256i*)p, v); }
 
+/// k4_factors without the per-sub-block loop: the 12 scale bytes as three 32-bit words, the
+/// eight 6-bit scales and mins assembled with word masks (the layout of k4_scale_min), each
+/// doubled for its two 16-value halves and scaled in f32 lanes — the same products as
+/// k4_factors.
+inline void k4_factors_vec(const std::uint8_t* scales, float d, float dmin, float* a,
+                           float* off) {
+  std::uint32_t u0, u1, u2;
+  std::memcpy(&u0, scales, 4);
+  std::memcpy(&u1, scales + 4, 4);
+  std::memcpy(&u2, scales + 8, 4);
+  const std::uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
+  const std::uint32_t m_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
+  const auto doubled = [](std::uint32_t lo, std::uint32_t hi) {  // b0 b0 b1 b1 ... b7 b7
+    const __m128i v = _mm_cvtsi64_si128(
+        static_cast<long long>(std::uint64_t(lo & 0x3f3f3f3fu) | (std::uint64_t(hi) << 32)));
+    return _mm_unpacklo_epi8(v, v);
+  };
+  const __m128i sc = doubled(u0, sc_hi), m = doubled(u1, m_hi);
+  const auto lanes = [](__m128i b, int half) {  // bytes 8 * half .. + 7 as f32
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(half ? _mm_srli_si128(b, 8) : b));
+  };
+  const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(dmin), neg = _mm256_set1_ps(-0.0f);
+  for (int h = 0; h < 2; ++h) {
+    _mm256_storeu_ps(a + 8 * h, _mm256_mul_ps(vd, lanes(sc, h)));
+    _mm256_storeu_ps(off + 8 * h, _mm256_xor_ps(neg, _mm256_mul_ps(vm, lanes(m, h))));
+  }
+}
+
 inline void to_int_form_vec(const block_q4_k& b, int_form<qk_k>& f) {
   for (int j = 0; j < 4; ++j) {
     const __m256i v = load32(b.qs + 32 * j);
     store32(f.q + 64 * j, low_nibbles(v));
     store32(f.q + 64 * j + 32, high_nibbles(v));
   }
-  k4_factors(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
+  k4_factors_vec(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
 }
 inline void to_int_form_vec(const block_q5_k& b, int_form<qk_k>& f) {
   const __m256i h = load32(b.qh);
@@ -489,7 +517,7 @@ inline void to_int_form_vec(const block_q5_k& b, int_form<qk_k>& f) {
     store32(f.q + 64 * j, _mm256_or_si256(low_nibbles(v), fifth(2 * j)));
     store32(f.q + 64 * j + 32, _mm256_or_si256(high_nibbles(v), fifth(2 * j + 1)));
   }
-  k4_factors(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
+  k4_factors_vec(b.scales, to_f32(b.d), to_f32(b.dmin), f.a, f.off);
 }
 inline void to_int_form_vec(const block_q6_k& b, int_form<qk_k>& f) {
   const __m256i bias = _mm256_set1_epi8(32);

@@ -151,3 +151,29 @@ TEMPLATE_TEST_CASE("kquants: f32 dot equals the reference within summation order
   CHECK_THROWS_AS(arx::ops::dot(std::span<const T>(w), std::span<const float>(x)),
                   arx::shape_error);
 }
+
+#if ARX_SIMD && defined(ARX_HAS_AVX2)
+TEST_CASE("kquants: the word-mask Q4_K/Q5_K scale unpacking equals the per-sub-block one",
+          "[ops][kquants]") {
+  // Random scale bytes and every single-bit pattern: each of the 96 bits lands in its field.
+  std::uint32_t state = 12345u;
+  const auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  for (int trial = 0; trial < 2000 + 96; ++trial) {
+    std::uint8_t s[12];
+    for (auto& b : s) b = std::uint8_t(next() >> 24);
+    if (trial >= 2000) {
+      std::memset(s, 0, sizeof s);
+      s[(trial - 2000) / 8] = std::uint8_t(1u << ((trial - 2000) % 8));
+    }
+    const float d = 0.0123f + float(trial % 7), dmin = 0.5f - float(trial % 5);
+    float a0[16], off0[16], a1[16], off1[16];
+    arx::ops::detail::k4_factors(s, d, dmin, a0, off0);
+    arx::ops::detail::k4_factors_vec(s, d, dmin, a1, off1);
+    INFO("trial " << trial);
+    for (int i = 0; i < 16; ++i) {
+      REQUIRE(std::bit_cast<std::uint32_t>(a0[i]) == std::bit_cast<std::uint32_t>(a1[i]));
+      REQUIRE(std::bit_cast<std::uint32_t>(off0[i]) == std::bit_cast<std::uint32_t>(off1[i]));
+    }
+  }
+}
+#endif
