@@ -407,7 +407,9 @@ ARX_X86_INLINE chunk_regs load_chunk(Cursor& c) {
       out.q[k + 4] = _mm512_and_si512(_mm512_srli_epi16(g[k], 4), m4);
     });
   } else {
-    unroll<8>([&](auto i) ARX_INLINE_LAMBDA { g[i] = _mm512_xor_si512(g[i], _mm512_set1_epi8(std::int8_t(0x80))); });
+    unroll<8>([&](auto i) ARX_INLINE_LAMBDA {
+      g[i] = _mm512_xor_si512(g[i], _mm512_set1_epi8(std::int8_t(0x80)));
+    });
     transpose_dwords(g);
     transpose_dwords(g + 4);
     unroll<4>([&](auto k) ARX_INLINE_LAMBDA {
@@ -432,7 +434,9 @@ ARX_X86_INLINE __m512i chunk_isum(const chunk_regs& w, const q8_chunk& x) {
     return _mm512_add_epi32(s0, s1);
   } else {
     __m512i s = _mm512_load_si512(x.corr);
-    unroll<8>([&](auto k) ARX_INLINE_LAMBDA { s = _mm512_dpbusd_epi32(s, w.q[k], _mm512_load_si512(x.x[k])); });
+    unroll<8>([&](auto k) ARX_INLINE_LAMBDA {
+      s = _mm512_dpbusd_epi32(s, w.q[k], _mm512_load_si512(x.x[k]));
+    });
     return s;
   }
 }
@@ -490,7 +494,9 @@ accumulators<NT> zero_accumulators() {
 }
 template <int NT>
 void finish(const accumulators<NT>& acc, float* out) {
-  unroll<NT>([&](auto t) ARX_INLINE_LAMBDA { out[t] = simd::x86::hsum(_mm512_add_ps(acc.even[t], acc.odd[t])); });
+  unroll<NT>([&](auto t) ARX_INLINE_LAMBDA {
+    out[t] = simd::x86::hsum(_mm512_add_ps(acc.even[t], acc.odd[t]));
+  });
 }
 
 /// out[t] = dot(w, x_t) for NT packed activation rows. `prefetch`: see row_lines.
@@ -540,7 +546,9 @@ void int8_tile_pass(const wchunk* const* wp, const q8_chunk* const* xp, std::siz
   unroll<T>([&](auto t) ARX_INLINE_LAMBDA { x[t] = xp[t]; });
   __m512 acc[R][T];
   unroll<R>([&](auto r) ARX_INLINE_LAMBDA {
-    unroll<T>([&](auto t) ARX_INLINE_LAMBDA { acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps(); });
+    unroll<T>([&](auto t) ARX_INLINE_LAMBDA {
+      acc[r][t] = Resume ? part[r * T + t] : _mm512_setzero_ps();
+    });
   });
   for (std::size_t g = g0 + ((g0 & 1) != p); g < g1; g += 2) {
     __m512i s[R][T];
@@ -553,15 +561,21 @@ void int8_tile_pass(const wchunk* const* wp, const q8_chunk* const* xp, std::siz
       unroll<T>([&](auto t) ARX_INLINE_LAMBDA { xk[t] = _mm512_load_si512(x[t][g].x[k]); });
       unroll<R>([&](auto r) ARX_INLINE_LAMBDA {
         const __m512i wk = _mm512_load_si512(&w[r][g].q[k]);
-        unroll<T>([&](auto t) ARX_INLINE_LAMBDA { s[r][t] = _mm512_dpbusd_epi32(s[r][t], wk, xk[t]); });
+        unroll<T>([&](auto t) ARX_INLINE_LAMBDA {
+          s[r][t] = _mm512_dpbusd_epi32(s[r][t], wk, xk[t]);
+        });
       });
     });
     unroll<R>([&](auto r) ARX_INLINE_LAMBDA {
       const __m512 ws = w[r][g].ws;
-      unroll<T>([&](auto t) ARX_INLINE_LAMBDA { acc[r][t] = chunk_fma(ws, x[t][g], s[r][t], acc[r][t]); });
+      unroll<T>([&](auto t) ARX_INLINE_LAMBDA {
+        acc[r][t] = chunk_fma(ws, x[t][g], s[r][t], acc[r][t]);
+      });
     });
   }
-  unroll<R>([&](auto r) ARX_INLINE_LAMBDA { unroll<T>([&](auto t) ARX_INLINE_LAMBDA { part[r * T + t] = acc[r][t]; }); });
+  unroll<R>([&](auto r) ARX_INLINE_LAMBDA {
+    unroll<T>([&](auto t) ARX_INLINE_LAMBDA { part[r * T + t] = acc[r][t]; });
+  });
 }
 
 /// Chunks [g0, g1) of a tile: even[i], odd[i] (i = r * T + t) are int8_walk's accumulators,

@@ -11,8 +11,9 @@
 // the raw bytes, then runs R x T register tiles (4 rows x 3 tokens): each of the chunk's eight
 // activation vectors of T tokens sits in registers while R rows' vectors pass, the R rows'
 // run of chunks (l1_weight_bytes) stays in L1 while a block of tokens (act_block_bytes, L2)
-// passes, and the accumulators wait in memory between runs. Every (row, token) pair still runs the row
-// kernel's operations in its order (int8_tile_pass in dot.hpp), so the bits do not change.
+// passes, and the accumulators wait in memory between runs. Every (row, token) pair still runs
+// the row kernel's operations in its order (int8_tile_pass in dot.hpp), so the bits do not
+// change.
 // Float W with AVX-512, cols a multiple of 32 and n >= min_unpack_tokens: the same scheme with
 // 5 x 4 FMA tiles over parity-split copies of rows and tokens (even 16-value chunks, then odd
 // ones, so each of the row kernel's two accumulator passes reads consecutive lines); the split
