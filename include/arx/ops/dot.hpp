@@ -235,10 +235,10 @@ void quantize_pack(std::span<const float> x, q8_pack<W>* out) {
 
 #if ARX_SIMD && defined(ARX_HAS_AVX512VNNI)
 // A row is walked in chunks of 16 blocks (512 values). Its bytes are first cut into groups of 4
-// (Q4_0, 72 bytes) or 2 (Q8_0, 68 bytes) blocks with one word permute each, as they lie: lane
-// l of a group's vector holds quant dword l % (8 / ...) of one of its blocks. Dword transposes
-// (unpack and 128-bit lane shuffles) then turn the chunk's groups into eight vectors in which
-// lane L holds dword k of block lane_block<W>(L) (chunk_regs). That costs a few shuffles per
+// (Q4_0, 72 bytes) or 2 (Q8_0, 68 bytes) blocks with one word permute each, quants in the order
+// they lie in (each lane one dword of one block). Dword transposes (unpacks and 128-bit lane
+// shuffles) then turn the chunk's groups into eight vectors in which lane L holds dword k of
+// block lane_block<W>(L) (chunk_regs). That costs a few shuffles per
 // chunk, shared by every token; each token then needs 8 vpdpbusd, one f32 conversion, one
 // multiply and one FMA per 512 values.
 
