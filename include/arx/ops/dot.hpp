@@ -327,40 +327,22 @@ struct direct_cursor {
   }
 };
 
-// realign_cursor: any other start. The row is first realigned into 64-byte lines (one extra
-// permute per line); group k of each 32-block stretch then spans lines k and k + 1 at offset
-// k * (group_bytes - 64), and after `groups` groups one extra line is fully consumed.
+// Rows starting anywhere else (only rows of an odd shape: a row of whole groups starts at a
+// multiple of 8 or 4 bytes) are first copied into this thread's aligned buffer.
+inline const std::byte* aligned_row_copy(const void* w, std::size_t bytes) {
+  thread_local aligned_buffer buf;
+  if (buf.size() < bytes) buf = aligned_buffer(bytes);
+  std::memcpy(buf.data(), w, bytes);
+  return buf.data();
+}
+/// The row's lines, read where it lies or from an aligned copy (see aligned_row_copy).
 template <class W>
-struct realign_cursor {
-  using idx = group_indices<W>;
-  simd::x86::row_lines rl;
-  std::size_t j;  // r1 is aligned line j
-  std::size_t k;  // the next group's offset in v0 is k * align
-  __m512i r1, v0;
-
-  explicit realign_cursor(const simd::x86::row_lines& r)
-      : rl(r), j(1), k(0), r1(load(1)), v0(rl.template line<true>(load(0), r1)) {}
-  ARX_X86_INLINE __m512i load(std::size_t i) const {
-    rl.prefetch(i);
-    return rl.raw(i);
-  }
-  ARX_X86_INLINE group_lines next() {
-    const __m512i r2 = load(j + 1);
-    const __m512i v1 = rl.template line<true>(r1, r2);
-    const group_lines out{v0, v1, idx::quants(k), idx::scales(k)};
-    if (++k == std::size_t(idx::groups)) {  // line j fully used: restart at line j + 1
-      k = 0;
-      r1 = load(j + 2);
-      v0 = rl.template line<true>(r2, r1);
-      j += 2;
-    } else {
-      v0 = v1;
-      r1 = r2;
-      j += 1;
-    }
-    return out;
-  }
-};
+simd::x86::row_lines int8_row_lines(const W* w, std::size_t nb, bool prefetch) {
+  const std::size_t bytes = nb * sizeof(W);
+  if (reinterpret_cast<std::uintptr_t>(w) % 64 % group_indices<W>::align != 0)
+    return simd::x86::row_lines(aligned_row_copy(w, bytes), bytes, false);
+  return simd::x86::row_lines(w, bytes, prefetch);
+}
 
 /// One chunk of a weight row, ready for vpdpbusd: q[k] lane L = the unsigned weight bytes of
 /// block lane_block<W>(L) that meet activation vector x[k]; ws lane L = that block's scale.
@@ -479,11 +461,8 @@ accumulators<NT> int8_walk(Cursor c, std::size_t nc, const q8_chunk* const* pxp,
 template <class W, int NT>
 accumulators<NT> int8_row_acc(const W* w, std::size_t nb, const q8_chunk* const* px,
                               accumulators<NT> acc, bool prefetch = true) {
-  const simd::x86::row_lines rl(w, nb * sizeof(W), prefetch);
-  const std::size_t nc = pack_units<W>(nb);
-  return rl.shift() % group_indices<W>::align == 0
-             ? int8_walk<W, NT>(direct_cursor<W>(rl), nc, px, acc)
-             : int8_walk<W, NT>(realign_cursor<W>(rl), nc, px, acc);
+  return int8_walk<W, NT>(direct_cursor<W>(int8_row_lines(w, nb, prefetch)), pack_units<W>(nb),
+                          px, acc);
 }
 
 template <int NT>
@@ -525,12 +504,7 @@ void unpack_walk(Cursor c, std::size_t nc, wchunk* out) {
 /// The row's pack_units<W>(nb) chunks, unpacked (what int8_row computes from the raw row).
 template <class W>
 void unpack_row(const W* w, std::size_t nb, wchunk* out, bool prefetch = true) {
-  const simd::x86::row_lines rl(w, nb * sizeof(W), prefetch);
-  const std::size_t nc = pack_units<W>(nb);
-  if (rl.shift() % group_indices<W>::align == 0)
-    unpack_walk<W>(direct_cursor<W>(rl), nc, out);
-  else
-    unpack_walk<W>(realign_cursor<W>(rl), nc, out);
+  unpack_walk<W>(direct_cursor<W>(int8_row_lines(w, nb, prefetch)), pack_units<W>(nb), out);
 }
 
 /// One parity pass of a tile over chunks [g0, g1): adds chunks g of parity p (in order) of
